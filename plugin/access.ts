@@ -1,0 +1,152 @@
+// Who is asking, may they, and what the audit trail says about it. Routes call
+// `access.require()` before touching a file and `access.note()` to add what they did; one hook
+// turns that into audit events once the response is sent, or the client has gone.
+import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify'
+import type { AuditAction, AuditInput, Ledger } from './ledger/types.js'
+import type { Authorize, FastifySpacesOptions } from './options.js'
+import { ForbiddenError, UnauthorizedError } from './errors.js'
+import { decide, identityFromClaims, type Action, type Identity, type Target } from './policy.js'
+
+/** What a handler learned about one audited operation; a request may carry several (multi-file POST). */
+export interface AuditNote {
+  key?: string | null
+  bytes?: number | null
+  sha256?: string | null
+  ttl?: number | null
+  action?: AuditAction
+  status?: number
+  errorCode?: string | null
+  /** Who acted when there is no bearer identity (proxy-mode signed URLs). */
+  actor?: { sub: string; org: string }
+}
+
+interface RequestAudit {
+  identity?: Identity
+  notes: AuditNote[]
+  errorCode?: string
+  written?: boolean
+}
+
+const state = new WeakMap<FastifyRequest, RequestAudit>()
+
+function auditOf(request: FastifyRequest): RequestAudit {
+  let entry = state.get(request)
+  if (!entry) {
+    entry = { notes: [] }
+    state.set(request, entry)
+  }
+  return entry
+}
+
+export interface Access {
+  /** The caller, or 401. */
+  identity(request: FastifyRequest): Promise<Identity>
+  /** Throws 403 (audited by the hook) unless the caller may do `action` to `target`. */
+  require(request: FastifyRequest, action: Action, target: Target & { key?: string }): Promise<Identity>
+  /** Whether the caller may do `action` to `target`, without failing: for filtering lists. */
+  allows(request: FastifyRequest, action: Action, target: Target & { key?: string }): Promise<boolean>
+  /** Adds to what the request's audit event will say. */
+  note(request: FastifyRequest, note: AuditNote): void
+  /** Starts another audit event for the same request (one per file of a multi-file upload). */
+  addEvent(request: FastifyRequest, note: AuditNote): void
+}
+
+function defaultIdentify(request: FastifyRequest): Identity | undefined {
+  const user = (request as FastifyRequest & { user?: unknown }).user
+  return user === undefined ? undefined : identityFromClaims(user)
+}
+
+/** Host `authorize` callbacks get a key; org- or system-wide checks get the prefix they cover. */
+function targetKey(target: Target & { key?: string }): string {
+  return target.key ?? (target.system ? `${target.orgId}/${target.system}/` : `${target.orgId}/`)
+}
+
+export function createAccess(options: Pick<FastifySpacesOptions, 'identify' | 'authorize'>): Access {
+  const identify = options.identify ?? defaultIdentify
+  const authorize: Authorize | undefined = options.authorize
+
+  async function identity(request: FastifyRequest): Promise<Identity> {
+    const entry = auditOf(request)
+    if (entry.identity) return entry.identity
+    const found = await identify(request)
+    if (!found) throw new UnauthorizedError('send Authorization: Bearer <token>')
+    entry.identity = found
+    return found
+  }
+
+  async function allows(request: FastifyRequest, action: Action, target: Target & { key?: string }) {
+    const who = await identity(request)
+    if (authorize) return (await authorize(request, action, targetKey(target))) === true
+    return decide(who, action, target).allow
+  }
+
+  async function require(request: FastifyRequest, action: Action, target: Target & { key?: string }) {
+    const who = await identity(request)
+    if (authorize) {
+      if ((await authorize(request, action, targetKey(target))) !== true) throw new ForbiddenError(`${action} not allowed`)
+      return who
+    }
+    const decision = decide(who, action, target)
+    if (!decision.allow) throw new ForbiddenError(decision.reason)
+    return who
+  }
+
+  function note(request: FastifyRequest, fields: AuditNote): void {
+    const notes = auditOf(request).notes
+    if (notes.length === 0) notes.push({ ...fields })
+    else Object.assign(notes[notes.length - 1]!, fields)
+  }
+
+  return { identity, require, allows, note, addEvent: (request, fields) => auditOf(request).notes.push(fields) }
+}
+
+function resultOf(status: number): AuditInput['result'] {
+  if (status < 400) return 'ok'
+  return status === 401 || status === 403 ? 'denied' : 'error'
+}
+
+/**
+ * Writes the audit events of every route whose config names an `audit` action: on success,
+ * denial, failure, and when the client goes away mid-request.
+ */
+export function registerAuditHooks(app: FastifyInstance, ledger: Ledger): void {
+  function write(request: FastifyRequest, reply: FastifyReply | undefined, aborted: boolean) {
+    const action = (request.routeOptions.config as { audit?: AuditAction }).audit
+    if (!action) return
+    const entry = auditOf(request)
+    if (entry.written) return
+    entry.written = true
+    const replyStatus = aborted ? 499 : (reply?.statusCode ?? 500)
+    const notes = entry.notes.length > 0 ? entry.notes : [{}]
+    const who = entry.identity
+    for (const note of notes) {
+      const status = note.status ?? replyStatus
+      try {
+        ledger.appendAudit({
+          actor: note.actor?.sub ?? who?.sub ?? null,
+          org: note.actor?.org ?? who?.org ?? null,
+          roles: who?.roles ?? [],
+          ip: request.ip ?? null,
+          userAgent: request.headers['user-agent'] ?? null,
+          requestId: request.id,
+          action: note.action ?? action,
+          key: note.key ?? null,
+          result: resultOf(status),
+          status,
+          errorCode: note.errorCode ?? (status >= 400 ? (entry.errorCode ?? (aborted ? 'CLIENT_ABORTED' : null)) : null),
+          bytes: note.bytes ?? null,
+          sha256: note.sha256 ?? null,
+          ttl: note.ttl ?? null,
+        })
+      } catch (err) {
+        request.log.error({ err }, 'audit event could not be written')
+      }
+    }
+  }
+
+  app.addHook('onError', async (request, _reply, error) => {
+    auditOf(request).errorCode = (error as { code?: string }).code ?? error.name
+  })
+  app.addHook('onResponse', async (request, reply) => write(request, reply, false))
+  app.addHook('onRequestAbort', async (request) => write(request, undefined, true))
+}

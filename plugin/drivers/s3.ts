@@ -1,0 +1,348 @@
+// The S3 driver: DigitalOcean Spaces, Ceph RGW, MinIO or AWS S3.
+import { Agent as HttpAgent } from 'node:http'
+import { Agent as HttpsAgent } from 'node:https'
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  S3Client,
+  UploadPartCopyCommand,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import type { Readable } from 'node:stream'
+import type { SpacesConnection } from '../options.js'
+import type {
+  ByteRange,
+  GetResult,
+  IncompleteUpload,
+  ListPage,
+  ObjectInfo,
+  ObjectStore,
+  PresignGetInput,
+  PresignedRequest,
+  PresignPutInput,
+  PutInput,
+} from './types.js'
+import { toStoreError } from './s3-errors.js'
+
+const GIB = 1024 ** 3
+
+export interface S3StoreOptions {
+  connection: SpacesConnection
+  /** Bytes per multipart part. Memory per upload is about (queueSize + 1) x partSize. */
+  partSize: number
+  /** Parts in flight per upload. */
+  queueSize: number
+  /** Copies larger than this use UploadPartCopy (S3 caps CopyObject at 5 GiB). */
+  multipartCopyThreshold?: number
+  copyPartSize?: number
+  /** Milliseconds to wait for a connection and for a response. */
+  connectionTimeout?: number
+  requestTimeout?: number
+}
+
+/** Client settings that Spaces needs: see NOTES on checksums. */
+export function createS3Client(connection: SpacesConnection, options: Partial<S3StoreOptions> = {}): S3Client {
+  const agentOptions = { keepAlive: true, maxSockets: 64 }
+  const config: S3ClientConfig = {
+    endpoint: connection.endpoint,
+    region: connection.region,
+    forcePathStyle: connection.forcePathStyle ?? false,
+    credentials: { accessKeyId: connection.accessKeyId, secretAccessKey: connection.secretAccessKey },
+    // Spaces (and RGW 16) reject the aws-chunked CRC32 uploads the SDK sends by default since 2025.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 3,
+    requestHandler: {
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
+      connectionTimeout: options.connectionTimeout ?? 5_000,
+      requestTimeout: options.requestTimeout ?? 120_000,
+    },
+  }
+  return new S3Client(config)
+}
+
+/** The CDN serves `{bucket}.{region}.cdn...` only: presign against it virtual-hosted style. */
+function createCdnPresignClient(connection: SpacesConnection, cdnEndpoint: string): S3Client {
+  const url = new URL(cdnEndpoint)
+  const bucketPrefix = `${connection.bucket}.`
+  if (url.hostname.startsWith(bucketPrefix)) url.hostname = url.hostname.slice(bucketPrefix.length)
+  return createS3Client({ ...connection, endpoint: url.origin, forcePathStyle: false })
+}
+
+function encodeCopySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`
+}
+
+export class S3Store implements ObjectStore {
+  readonly kind = 's3' as const
+  readonly client: S3Client
+  readonly bucket: string
+  private readonly cdnClient: S3Client | undefined
+  private readonly options: S3StoreOptions
+
+  constructor(options: S3StoreOptions) {
+    this.options = options
+    this.bucket = options.connection.bucket
+    this.client = createS3Client(options.connection, options)
+    const cdn = options.connection.cdnEndpoint
+    this.cdnClient = cdn ? createCdnPresignClient(options.connection, cdn) : undefined
+  }
+
+  private async send<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run()
+    } catch (err) {
+      throw toStoreError(operation, err)
+    }
+  }
+
+  async put({ key, body, contentType, signal }: PutInput): Promise<{ etag: string }> {
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
+      partSize: this.options.partSize,
+      queueSize: this.options.queueSize,
+      leavePartsOnError: false,
+    })
+    // Destroying the body (rather than upload.abort()) makes done() settle only after
+    // lib-storage has sent AbortMultipartUpload, so no part outlives a failed upload.
+    const onAbort = () => body.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError' }))
+    if (signal?.aborted) onAbort()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      const result = await this.send('PutObject', () => upload.done())
+      return { etag: result.ETag ?? '' }
+    } catch (err) {
+      // A failure of the stream itself (limit, client gone) carries its own error: keep it.
+      const streamError = (body as Readable & { errored?: Error | null }).errored
+      throw streamError ?? err
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<GetResult> {
+    const out = await this.send('GetObject', () =>
+      this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
+      ),
+    )
+    const body = out.Body as Readable
+    const totalSize = out.ContentRange ? Number(out.ContentRange.split('/')[1]) : Number(out.ContentLength ?? 0)
+    return {
+      key,
+      body,
+      size: totalSize,
+      etag: out.ETag ?? '',
+      contentType: out.ContentType ?? 'application/octet-stream',
+      lastModified: out.LastModified ?? new Date(0),
+      range,
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }))
+      return {
+        key,
+        size: Number(out.ContentLength ?? 0),
+        etag: out.ETag ?? '',
+        contentType: out.ContentType ?? 'application/octet-stream',
+        lastModified: out.LastModified ?? new Date(0),
+      }
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
+      if (status === 404) return undefined
+      throw toStoreError('HeadObject', err)
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.send('DeleteObject', () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })))
+  }
+
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    const source = await this.head(fromKey)
+    if (!source) throw toStoreError('CopyObject', Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey' }))
+    if (source.size > (this.options.multipartCopyThreshold ?? 5 * GIB)) {
+      await this.multipartCopy(fromKey, toKey, source)
+      return
+    }
+    await this.send('CopyObject', () =>
+      this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: toKey,
+          CopySource: encodeCopySource(this.bucket, fromKey),
+          MetadataDirective: 'COPY',
+          TaggingDirective: 'COPY',
+        }),
+      ),
+    )
+  }
+
+  /** UploadPartCopy, for objects over CopyObject's 5 GiB limit. Tags are copied after completion. */
+  private async multipartCopy(fromKey: string, toKey: string, source: ObjectInfo): Promise<void> {
+    const partSize = Math.max(this.options.copyPartSize ?? 512 * 1024 ** 2, Math.ceil(source.size / 10_000))
+    const { UploadId } = await this.send('CreateMultipartUpload', () =>
+      this.client.send(
+        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: toKey, ContentType: source.contentType }),
+      ),
+    )
+    try {
+      const parts: Array<{ PartNumber: number; ETag: string }> = []
+      for (let start = 0, partNumber = 1; start < source.size; start += partSize, partNumber++) {
+        const end = Math.min(start + partSize, source.size) - 1
+        const out = await this.send('UploadPartCopy', () =>
+          this.client.send(
+            new UploadPartCopyCommand({
+              Bucket: this.bucket,
+              Key: toKey,
+              UploadId,
+              PartNumber: partNumber,
+              CopySource: encodeCopySource(this.bucket, fromKey),
+              CopySourceRange: `bytes=${start}-${end}`,
+            }),
+          ),
+        )
+        parts.push({ PartNumber: partNumber, ETag: out.CopyPartResult?.ETag ?? '' })
+      }
+      await this.send('CompleteMultipartUpload', () =>
+        this.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: toKey,
+            UploadId,
+            MultipartUpload: { Parts: parts },
+          }),
+        ),
+      )
+    } catch (err) {
+      await this.abortIncompleteUpload({ key: toKey, uploadId: UploadId ?? '', initiated: new Date() }).catch(() => {})
+      throw err
+    }
+    const tags = await this.getTags(fromKey)
+    if (Object.keys(tags).length > 0) await this.setTags(toKey, tags)
+  }
+
+  async setTags(key: string, tags: Record<string, string>): Promise<void> {
+    const TagSet = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }))
+    await this.send('PutObjectTagging', () =>
+      this.client.send(new PutObjectTaggingCommand({ Bucket: this.bucket, Key: key, Tagging: { TagSet } })),
+    )
+  }
+
+  async getTags(key: string): Promise<Record<string, string>> {
+    const out = await this.send('GetObjectTagging', () =>
+      this.client.send(new GetObjectTaggingCommand({ Bucket: this.bucket, Key: key })),
+    )
+    return Object.fromEntries((out.TagSet ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']))
+  }
+
+  async list(prefix: string, options: { cursor?: string; limit?: number } = {}): Promise<ListPage> {
+    const out = await this.send('ListObjectsV2', () =>
+      this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          ContinuationToken: options.cursor,
+          MaxKeys: options.limit ?? 1000,
+        }),
+      ),
+    )
+    return {
+      items: (out.Contents ?? []).map((item) => ({
+        key: item.Key ?? '',
+        size: Number(item.Size ?? 0),
+        etag: item.ETag ?? '',
+        contentType: '',
+        lastModified: item.LastModified ?? new Date(0),
+      })),
+      nextCursor: out.IsTruncated ? out.NextContinuationToken : undefined,
+    }
+  }
+
+  async listIncompleteUploads(prefix?: string): Promise<IncompleteUpload[]> {
+    const uploads: IncompleteUpload[] = []
+    let keyMarker: string | undefined
+    let uploadIdMarker: string | undefined
+    do {
+      const out = await this.send('ListMultipartUploads', () =>
+        this.client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        ),
+      )
+      for (const upload of out.Uploads ?? []) {
+        uploads.push({ key: upload.Key ?? '', uploadId: upload.UploadId ?? '', initiated: upload.Initiated ?? new Date(0) })
+      }
+      keyMarker = out.IsTruncated ? out.NextKeyMarker : undefined
+      uploadIdMarker = out.IsTruncated ? out.NextUploadIdMarker : undefined
+    } while (keyMarker)
+    return uploads
+  }
+
+  async abortIncompleteUpload(upload: IncompleteUpload): Promise<void> {
+    await this.send('AbortMultipartUpload', () =>
+      this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.key, UploadId: upload.uploadId }),
+      ),
+    )
+  }
+
+  async presignGet({ key, expiresIn, contentDisposition, contentType }: PresignGetInput): Promise<string> {
+    const command = new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      ResponseContentDisposition: contentDisposition,
+      ResponseContentType: contentType,
+    })
+    return getSignedUrl(this.cdnClient ?? this.client, command, { expiresIn })
+  }
+
+  async presignPut({ key, expiresIn, contentType, contentLength }: PresignPutInput): Promise<PresignedRequest> {
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      ContentType: contentType,
+      ContentLength: contentLength,
+    })
+    const url = await getSignedUrl(this.client, command, {
+      expiresIn,
+      // Bind type and length into the signature so the browser cannot send something else.
+      signableHeaders: new Set(['content-type', 'content-length']),
+    })
+    return { url, headers: { 'Content-Type': contentType } }
+  }
+
+  async ping(): Promise<void> {
+    await this.send('HeadBucket', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })))
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy()
+    this.cdnClient?.destroy()
+  }
+}

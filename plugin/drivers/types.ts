@@ -1,0 +1,89 @@
+// The object-store contract. The S3 driver (Spaces, any S3 server) and the local-disk driver
+// (the sidecar's embedded default) both implement it, and both pass test/driver-contract.ts.
+// Drivers deal in validated keys only; they never see a request.
+import type { Readable } from 'node:stream'
+
+export interface PutInput {
+  key: string
+  /** The bytes, streamed. The driver consumes it with backpressure and never buffers it whole. */
+  body: Readable
+  contentType: string
+  /** Aborting stops the upload and removes everything it wrote (parts included). */
+  signal?: AbortSignal
+}
+
+export interface ObjectInfo {
+  key: string
+  size: number
+  etag: string
+  contentType: string
+  lastModified: Date
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number
+  /** Last byte, inclusive. */
+  end: number
+}
+
+export interface GetResult extends ObjectInfo {
+  body: Readable
+  /** Present when a range was asked for. */
+  range?: ByteRange
+}
+
+export interface ListPage {
+  items: ObjectInfo[]
+  nextCursor?: string
+}
+
+export interface IncompleteUpload {
+  key: string
+  uploadId: string
+  initiated: Date
+}
+
+export interface PresignGetInput {
+  key: string
+  expiresIn: number
+  /** Sent back as the response's Content-Disposition. */
+  contentDisposition?: string
+  contentType?: string
+}
+
+export interface PresignPutInput {
+  key: string
+  expiresIn: number
+  contentType: string
+  contentLength: number
+}
+
+export interface PresignedRequest {
+  url: string
+  /** Headers the client must send as they are: they are part of the signature. */
+  headers: Record<string, string>
+}
+
+export interface ObjectStore {
+  readonly kind: 's3' | 'local'
+  put(input: PutInput): Promise<{ etag: string }>
+  get(key: string, range?: ByteRange): Promise<GetResult>
+  /** Resolves undefined when there is no such object. */
+  head(key: string): Promise<ObjectInfo | undefined>
+  /** Idempotent: deleting a missing object succeeds. */
+  delete(key: string): Promise<void>
+  /** Server-side copy; keeps content type and tags. */
+  copy(fromKey: string, toKey: string): Promise<void>
+  setTags(key: string, tags: Record<string, string>): Promise<void>
+  getTags(key: string): Promise<Record<string, string>>
+  list(prefix: string, options?: { cursor?: string; limit?: number }): Promise<ListPage>
+  listIncompleteUploads(prefix?: string): Promise<IncompleteUpload[]>
+  abortIncompleteUpload(upload: IncompleteUpload): Promise<void>
+  /** Short-lived URLs straight to the store. Absent where the store has none (local disk). */
+  presignGet?(input: PresignGetInput): Promise<string>
+  presignPut?(input: PresignPutInput): Promise<PresignedRequest>
+  /** Throws unless the bucket (or directory) is reachable. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

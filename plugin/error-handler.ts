@@ -1,0 +1,55 @@
+// One renderer for every error: `{ statusCode, code, error, message }` with a stable FST_SPACES_*
+// code, whatever raised it (our code, Fastify, @fastify/multipart, @fastify/jwt, the S3 SDK).
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { BadRequestError, PayloadTooLargeError, UnauthorizedError, isRetryable } from './errors.js'
+
+export interface ApiError {
+  statusCode: number
+  code: string
+  message: string
+}
+
+const TOO_LARGE = new Set([
+  'FST_REQ_FILE_TOO_LARGE',
+  'FST_ERR_CTP_BODY_TOO_LARGE',
+  'FST_PARTS_LIMIT',
+  'FST_FILES_LIMIT',
+  'FST_FIELDS_LIMIT',
+])
+
+export function toApiError(error: FastifyError, maxUploadBytes?: number): ApiError {
+  const code = error.code ?? ''
+  if (code.startsWith('FST_SPACES_') && error.statusCode) {
+    return { statusCode: error.statusCode, code, message: error.message }
+  }
+  if (TOO_LARGE.has(code) || error.statusCode === 413) {
+    const err = new PayloadTooLargeError(maxUploadBytes ?? 'the configured number of')
+    return { statusCode: 413, code: err.code, message: code.startsWith('FST_REQ') || !maxUploadBytes ? err.message : error.message }
+  }
+  if (code.startsWith('FST_JWT_') || error.statusCode === 401) {
+    const err = new UnauthorizedError(code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED' ? 'the token has expired' : 'the token is missing or invalid')
+    return { statusCode: 401, code: err.code, message: err.message }
+  }
+  if (error.validation || (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)) {
+    const err = new BadRequestError(error.message)
+    return { statusCode: error.statusCode && error.statusCode !== 500 ? error.statusCode : 400, code: err.code, message: err.message }
+  }
+  return { statusCode: 500, code: 'FST_SPACES_INTERNAL', message: 'Internal error; it has been logged with the request id' }
+}
+
+export function errorHandler(maxUploadBytes?: number) {
+  return function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+    const api = toApiError(error, maxUploadBytes)
+    if (api.statusCode >= 500) request.log.error({ err: error, code: api.code }, 'request failed')
+    else request.log.info({ code: api.code, statusCode: api.statusCode }, 'request refused')
+    if (isRetryable(error)) reply.header('retry-after', '1')
+    // The reply may already carry file headers (type, disposition) from before the failure.
+    reply.removeHeader('content-disposition')
+    reply.removeHeader('content-length')
+    reply
+      .code(api.statusCode)
+      .type('application/json; charset=utf-8')
+      .send({ statusCode: api.statusCode, code: api.code, error: STATUS_CODES[api.statusCode], message: api.message })
+  }
+}

@@ -1,0 +1,60 @@
+// fastify-spaces: registers the storage service as `app.storage` and, unless `routes: false`,
+// the /files, /trash, /signed-urls, /uploads and /audit routes.
+import { randomBytes } from 'node:crypto'
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import type { Ledger } from './ledger/types.js'
+import type { FastifySpacesOptions } from './options.js'
+import { createAccess } from './access.js'
+import { S3Store } from './drivers/s3.js'
+import { errors } from './errors.js'
+import { SqliteLedger } from './ledger/sqlite.js'
+import { resolveOptions, validateConnection } from './options.js'
+import { spacesRoutes } from './routes/index.js'
+import { Storage } from './storage.js'
+import './types.js'
+
+export interface FastifySpacesPluginOptions extends FastifySpacesOptions {
+  /** Where the routes go, e.g. `/v1` (fastify-plugin ignores register's own prefix). */
+  prefix?: string
+}
+
+function isLedger(value: FastifySpacesOptions['ledger']): value is Ledger {
+  return typeof (value as Ledger).appendAudit === 'function'
+}
+
+async function fastifySpaces(app: FastifyInstance, options: FastifySpacesPluginOptions): Promise<void> {
+  const resolved = resolveOptions(options, () => randomBytes(32))
+  const store =
+    options.store ??
+    new S3Store({ connection: validateConnection(options.spaces!), partSize: resolved.partSize, queueSize: resolved.queueSize })
+  const ledger = isLedger(options.ledger) ? options.ledger : SqliteLedger.open({ path: options.ledger.path })
+  const storage = new Storage({ store, ledger, options: resolved, log: app.log })
+
+  app.decorate('storage', storage)
+  app.decorate('spacesErrors', errors)
+  app.addHook('onClose', async () => {
+    // Close only what this plugin opened; a store or ledger passed in belongs to the caller.
+    if (!options.store) await store.close()
+    if (!isLedger(options.ledger)) ledger.close()
+  })
+  if (resolved.routes) {
+    await app.register(spacesRoutes, { prefix: options.prefix ?? '', storage, access: createAccess(options) })
+  }
+}
+
+export const spaces = fp(fastifySpaces, { fastify: '5.x', name: 'fastify-spaces' })
+export default spaces
+
+export { errors } from './errors.js'
+export * from './errors.js'
+export type { FastifySpacesOptions, SpacesConnection, SignedUrlOptions, Authorize } from './options.js'
+export { validateConnection, spacesRegion } from './options.js'
+export type { ObjectStore, ObjectInfo, GetResult, ByteRange, PutInput } from './drivers/types.js'
+export { S3Store, createS3Client } from './drivers/s3.js'
+export type * from './ledger/types.js'
+export { SqliteLedger } from './ledger/sqlite.js'
+export { Storage } from './storage.js'
+export { decide, identityFromClaims, type Identity, type Action } from './policy.js'
+export { buildKey, parseKey, DEFAULT_SYSTEMS, type KeyParts } from './keys.js'
+export { errorHandler } from './error-handler.js'

@@ -1,0 +1,132 @@
+// The audit hash chain, kept pure so that the ledger, the `audit verify` CLI and any offline
+// checker compute exactly the same thing.
+//
+// What is hashed: for every event, `hash = SHA-256(canonicalJson(fields))`, lower-case hex, where
+// `fields` holds exactly the keys in HASHED_FIELDS (every AuditEvent field except `hash`, and
+// including `prevHash`, which links the event to the one before it). canonicalJson writes object
+// keys sorted by UTF-16 code units, no whitespace, strings and finite numbers as JSON.stringify
+// writes them, arrays in their own order (so `roles` keeps the order it was given in). For the
+// values an event holds (strings, integers, null, string arrays) this is RFC 8785 (JCS) output.
+// The first event's prevHash is GENESIS_HASH.
+import { createHash } from 'node:crypto'
+import type { AuditEvent, AuditVerification } from './types.js'
+
+export const GENESIS_HASH = '0'.repeat(64)
+
+export type HashedEvent = Omit<AuditEvent, 'hash'>
+
+/** Every field that goes into an event's hash, sorted: the order canonicalJson writes them in. */
+export const HASHED_FIELDS = [
+  'action',
+  'actor',
+  'bytes',
+  'errorCode',
+  'id',
+  'ip',
+  'key',
+  'org',
+  'prevHash',
+  'requestId',
+  'result',
+  'roles',
+  'seq',
+  'sha256',
+  'status',
+  'ts',
+  'ttl',
+  'userAgent',
+] as const satisfies ReadonlyArray<keyof HashedEvent>
+
+// Compile-time check that the list is complete: adding a field to AuditEvent without hashing it
+// would leave that field unprotected.
+type Missing = Exclude<keyof HashedEvent, (typeof HASHED_FIELDS)[number]>
+const complete: Missing extends never ? true : Missing = true
+void complete
+
+/** Deterministic JSON: sorted object keys, no whitespace; rejects values JSON cannot round-trip. */
+export function canonicalJson(value: unknown): string {
+  if (value === null) return 'null'
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(value)
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: ${value} has no JSON form`)
+      return JSON.stringify(value)
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+      const record = value as Record<string, unknown>
+      const members: string[] = []
+      for (const key of Object.keys(record).sort()) {
+        const member = record[key]
+        // undefined has no JSON form; dropping it silently would let two different events hash alike.
+        if (member === undefined) throw new TypeError(`canonicalJson: "${key}" is undefined`)
+        members.push(`${JSON.stringify(key)}:${canonicalJson(member)}`)
+      }
+      return `{${members.join(',')}}`
+    }
+    default:
+      throw new TypeError(`canonicalJson: a ${typeof value} has no JSON form`)
+  }
+}
+
+// The keys, already quoted, so the hot path (one hash per append) skips the sort and the quoting.
+const QUOTED_FIELDS = HASHED_FIELDS.map((field) => `${JSON.stringify(field)}:`)
+
+/**
+ * The canonical JSON of the hashed fields of `event` with `prevHash` set to the given value.
+ * Extra properties (`hash`, or anything a caller added) are ignored; a missing field is an error.
+ * Equal to canonicalJson(pick(event, HASHED_FIELDS)).
+ */
+export function canonicalEvent(prevHash: string, event: Omit<HashedEvent, 'prevHash'>): string {
+  const source = event as unknown as Record<string, unknown>
+  let out = '{'
+  for (let i = 0; i < HASHED_FIELDS.length; i++) {
+    const field = HASHED_FIELDS[i] as string
+    const value = field === 'prevHash' ? prevHash : source[field]
+    if (value === undefined) throw new TypeError(`audit event has no "${field}"`)
+    out += (i === 0 ? '' : ',') + QUOTED_FIELDS[i] + canonicalJson(value)
+  }
+  return out + '}'
+}
+
+/** SHA-256 hex of the event's canonical JSON, with `prevHash` linking it to its predecessor. */
+export function chainHash(prevHash: string, event: Omit<HashedEvent, 'prevHash'>): string {
+  return createHash('sha256').update(canonicalEvent(prevHash, event), 'utf8').digest('hex')
+}
+
+/**
+ * Checks events given in seq order: seq runs 1, 2, 3... without gaps, each prevHash is the hash
+ * before it (GENESIS_HASH first), and each hash is what chainHash recomputes. Reports the first
+ * event where any of these fails. Note what a chain alone cannot show: removing events from the
+ * end leaves a valid, shorter chain, so compare `events`/`head` with a copy kept elsewhere.
+ */
+export function verifyChain(events: Iterable<AuditEvent>): AuditVerification {
+  let count = 0
+  let head = GENESIS_HASH
+  let brokenAt: AuditVerification['brokenAt']
+  for (const event of events) {
+    count++
+    if (brokenAt === undefined) {
+      const reason = checkLink(event, count, head)
+      if (reason !== undefined) brokenAt = { seq: event.seq, id: event.id, reason }
+    }
+    head = event.hash
+  }
+  return brokenAt === undefined ? { ok: true, events: count, head } : { ok: false, events: count, head, brokenAt }
+}
+
+function checkLink(event: AuditEvent, expectedSeq: number, expectedPrev: string): string | undefined {
+  if (event.seq !== expectedSeq) {
+    return `seq ${event.seq} follows seq ${expectedSeq - 1}: ${event.seq > expectedSeq ? 'events are missing' : 'seq is out of order'}`
+  }
+  if (event.prevHash !== expectedPrev) return 'prevHash does not match the previous event\'s hash'
+  let recomputed: string
+  try {
+    recomputed = chainHash(event.prevHash, event)
+  } catch (err) {
+    return `event cannot be hashed: ${(err as Error).message}`
+  }
+  if (recomputed !== event.hash) return 'hash does not match the event\'s contents'
+  return undefined
+}

@@ -1,0 +1,73 @@
+// The audit trail and usage totals: for auditors and admins of the org.
+import type { FastifyInstance } from 'fastify'
+import type { RouteDeps } from './deps.js'
+import type { AuditAction } from '../ledger/types.js'
+import { validateSegment } from '../keys.js'
+import { pageQuery, type PageQuery } from './paging.js'
+
+const AUDIT_ACTIONS = ['upload', 'download', 'head', 'list', 'sign', 'soft_delete', 'restore', 'purge', 'upload_complete']
+
+interface AuditQuery extends PageQuery {
+  orgId?: string
+  key?: string
+  actor?: string
+  action?: AuditAction
+  since?: string
+  until?: string
+}
+
+export async function auditRoutes(app: FastifyInstance, { storage, access }: RouteDeps): Promise<void> {
+  app.get<{ Querystring: AuditQuery }>(
+    '/audit',
+    {
+      config: { operation: 'storage.audit.query' },
+      schema: {
+        summary: 'Audit events, newest first',
+        querystring: {
+          type: 'object',
+          properties: {
+            orgId: { type: 'string' },
+            key: { type: 'string', maxLength: 2048 },
+            actor: { type: 'string', maxLength: 256 },
+            action: { type: 'string', enum: AUDIT_ACTIONS },
+            since: { type: 'string', format: 'date-time' },
+            until: { type: 'string', format: 'date-time' },
+            ...pageQuery,
+          },
+        },
+      },
+    },
+    async (request) => {
+      const identity = await access.identity(request)
+      const { limit, cursor, ...filter } = request.query
+      const orgId = validateSegment('orgId', filter.orgId ?? identity.org)
+      await access.require(request, 'audit', { orgId })
+      return storage.ledger.queryAudit({ ...filter, orgId }, { limit, cursor })
+    },
+  )
+
+  app.get(
+    '/audit/verify',
+    { config: { operation: 'storage.audit.verify' }, schema: { summary: 'Check the audit hash chain' } },
+    async (request) => {
+      const identity = await access.identity(request)
+      await access.require(request, 'audit', { orgId: identity.org })
+      const { ok, events, head, brokenAt } = storage.ledger.verifyAudit()
+      return brokenAt ? { ok, events, head, brokenAt } : { ok, events, head }
+    },
+  )
+
+  app.get<{ Querystring: { orgId?: string } }>(
+    '/usage',
+    {
+      config: { operation: 'storage.usage' },
+      schema: { summary: 'Stored objects and bytes, with the estimated monthly cost', querystring: { type: 'object', properties: { orgId: { type: 'string' } } } },
+    },
+    async (request) => {
+      const identity = await access.identity(request)
+      const orgId = validateSegment('orgId', request.query.orgId ?? identity.org)
+      await access.require(request, 'usage', { orgId })
+      return storage.ledger.usage(orgId)
+    },
+  )
+}

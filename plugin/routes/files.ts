@@ -1,0 +1,217 @@
+// /files: upload (PUT raw body, POST multipart), download, head, soft delete, list.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { RouteDeps } from './deps.js'
+import { NoFileError, PayloadTooLargeError } from '../errors.js'
+import { buildKey, datedFilename, uploadFilename, validateSegment, validateSystem } from '../keys.js'
+import { sendFile } from './send-file.js'
+import { filterAllowed, pageQuery, type PageQuery } from './paging.js'
+
+interface KeyParams {
+  '*': string
+}
+
+const keyParams = {
+  type: 'object',
+  properties: { '*': { type: 'string', description: '{orgId}/{system}/{objectType}/{objectId}/{filename}' } },
+} as const
+
+const fileRecord = {
+  type: 'object',
+  properties: {
+    key: { type: 'string' },
+    size: { type: 'integer' },
+    sha256: { type: 'string' },
+    etag: { type: 'string' },
+    contentType: { type: 'string' },
+    createdAt: { type: 'string' },
+    createdBy: { type: 'string' },
+  },
+} as const
+
+/** Fires when the client goes away before the request is done, so uploads can stop and clean up. */
+function abortSignalFor(request: FastifyRequest): AbortSignal {
+  const controller = new AbortController()
+  request.raw.once('close', () => {
+    if (!request.raw.complete) controller.abort()
+  })
+  return controller.signal
+}
+
+export async function fileRoutes(app: FastifyInstance, { storage, access }: RouteDeps): Promise<void> {
+  const { maxUploadBytes } = storage.options
+
+  // Raw-body uploads bypass every body parser: the request stream goes straight to the store.
+  app.register(async (raw) => {
+    raw.removeAllContentTypeParsers()
+    raw.addContentTypeParser('*', (_request, _payload, done) => done(null))
+    raw.put<{ Params: KeyParams; Querystring: { overwrite?: boolean } }>(
+      '/files/*',
+      {
+        config: { operation: 'storage.object.upload', audit: 'upload' },
+        schema: {
+          summary: 'Upload a file as the raw request body (curl -T)',
+          params: keyParams,
+          querystring: { type: 'object', properties: { overwrite: { type: 'boolean', default: false } } },
+          response: { 201: fileRecord },
+        },
+      },
+      async (request, reply) => {
+        const parts = storage.parseKey(request.params['*'])
+        access.note(request, { key: parts.key })
+        const identity = await access.require(request, 'write', { orgId: parts.orgId, system: parts.system, key: parts.key })
+        const declared = Number(request.headers['content-length'])
+        if (declared > maxUploadBytes) throw new PayloadTooLargeError(maxUploadBytes)
+        const record = await storage.upload({
+          key: parts.key,
+          body: request.raw,
+          contentType: request.headers['content-type'] ?? 'application/octet-stream',
+          actor: identity.sub,
+          overwrite: request.query.overwrite === true,
+          signal: abortSignalFor(request),
+        })
+        access.note(request, { key: record.key, bytes: record.size, sha256: record.sha256 })
+        return reply.code(201).header('location', `${request.url.split('?')[0]}`).send(record)
+      },
+    )
+  })
+
+  app.post<{ Params: { orgId: string; system: string; objectType: string; objectId: string }; Querystring: { overwrite?: boolean } }>(
+    '/files/:orgId/:system/:objectType/:objectId',
+    {
+      config: { operation: 'storage.object.upload', audit: 'upload' },
+      schema: {
+        summary: 'Upload one or more files as multipart/form-data (curl -F file=@x.pdf)',
+        consumes: ['multipart/form-data'],
+        querystring: { type: 'object', properties: { overwrite: { type: 'boolean', default: false } } },
+      },
+    },
+    async (request, reply) => {
+      const { params } = request
+      const orgId = validateSegment('orgId', params.orgId)
+      const system = validateSystem(params.system, storage.options)
+      const target = { orgId, system }
+      const identity = await access.require(request, 'write', target)
+      const files = []
+      const signal = abortSignalFor(request)
+      for await (const part of request.files()) {
+        const filename = uploadFilename(part.filename)
+        const named = storage.options.datePrefix ? datedFilename(filename, new Date()) : filename
+        const key = buildKey({ ...params, orgId, system, filename: named }, storage.options)
+        try {
+          const record = await storage.upload({
+            key,
+            body: part.file,
+            contentType: part.mimetype || 'application/octet-stream',
+            actor: identity.sub,
+            overwrite: request.query.overwrite === true,
+            signal,
+          })
+          access.addEvent(request, { key, bytes: record.size, sha256: record.sha256, status: 201 })
+          files.push(record)
+        } catch (err) {
+          const error = err as { statusCode?: number; code?: string }
+          access.addEvent(request, { key, status: error.statusCode ?? 500, errorCode: error.code ?? null })
+          part.file.resume()
+          throw err
+        }
+      }
+      if (files.length === 0) throw new NoFileError()
+      return reply.code(201).send({ files })
+    },
+  )
+
+  app.get<{ Params: KeyParams; Querystring: { inline?: boolean } }>(
+    '/files/*',
+    {
+      exposeHeadRoute: false,
+      config: { operation: 'storage.object.download', audit: 'download' },
+      schema: {
+        summary: 'Download a file (Range, If-None-Match supported)',
+        params: keyParams,
+        querystring: { type: 'object', properties: { inline: { type: 'boolean', default: false } } },
+      },
+    },
+    async (request, reply) => {
+      const parts = storage.parseKey(request.params['*'])
+      access.note(request, { key: parts.key })
+      await access.require(request, 'read', { orgId: parts.orgId, system: parts.system, key: parts.key })
+      const record = storage.stat(parts.key)
+      const bytes = await sendFile(storage, request, reply, record, {
+        disposition: request.query.inline ? 'inline' : 'attachment',
+      })
+      access.note(request, { key: parts.key, bytes, sha256: record.sha256 })
+      return reply
+    },
+  )
+
+  app.head<{ Params: KeyParams }>(
+    '/files/*',
+    {
+      config: { operation: 'storage.object.head', audit: 'head' },
+      schema: { summary: 'File headers only', params: keyParams },
+    },
+    async (request, reply) => {
+      const parts = storage.parseKey(request.params['*'])
+      access.note(request, { key: parts.key })
+      await access.require(request, 'read', { orgId: parts.orgId, system: parts.system, key: parts.key })
+      const record = storage.stat(parts.key)
+      await sendFile(storage, request, reply, record, { disposition: 'attachment', headOnly: true })
+      return reply
+    },
+  )
+
+  app.delete<{ Params: KeyParams }>(
+    '/files/*',
+    {
+      config: { operation: 'storage.object.delete', audit: 'soft_delete' },
+      schema: { summary: 'Soft delete: move the file to trash', params: keyParams },
+    },
+    async (request) => {
+      const parts = storage.parseKey(request.params['*'])
+      access.note(request, { key: parts.key })
+      const identity = await access.require(request, 'delete', { orgId: parts.orgId, system: parts.system, key: parts.key })
+      const trashed = await storage.softDelete(parts.key, identity.sub)
+      access.note(request, { key: parts.key, bytes: trashed.size, sha256: trashed.sha256 })
+      return { key: trashed.key, trashId: trashed.trashId, deletedAt: trashed.deletedAt, purgeAfter: trashed.purgeAfter }
+    },
+  )
+
+  app.get<{ Querystring: PageQuery & { orgId?: string; system?: string; objectType?: string; objectId?: string } }>(
+    '/files',
+    {
+      config: { operation: 'storage.object.list', audit: 'list' },
+      schema: {
+        summary: 'List live files',
+        querystring: {
+          type: 'object',
+          properties: {
+            orgId: { type: 'string' },
+            system: { type: 'string' },
+            objectType: { type: 'string' },
+            objectId: { type: 'string' },
+            ...pageQuery,
+          },
+        },
+      },
+    },
+    async (request) => {
+      const identity = await access.identity(request)
+      const q = request.query
+      const orgId = validateSegment('orgId', q.orgId ?? identity.org)
+      const system = q.system === undefined ? undefined : validateSystem(q.system, storage.options)
+      if (system) await access.require(request, 'read', { orgId, system })
+      else if (orgId !== identity.org) await access.require(request, 'read', { orgId })
+      const page = storage.ledger.listLive(
+        {
+          orgId,
+          system,
+          objectType: q.objectType === undefined ? undefined : validateSegment('objectType', q.objectType),
+          objectId: q.objectId === undefined ? undefined : validateSegment('objectId', q.objectId),
+        },
+        { limit: q.limit, cursor: q.cursor },
+      )
+      access.note(request, { key: `${orgId}/${system ? `${system}/` : ''}` })
+      return { ...page, items: await filterAllowed(access, request, 'read', storage, page.items) }
+    },
+  )
+}

@@ -1,0 +1,28 @@
+// The plugin's HTTP surface, in its own encapsulated context: the error handler, the multipart
+// parser and the audit hooks apply to these routes only, never to the host app's.
+import multipart from '@fastify/multipart'
+import type { FastifyInstance } from 'fastify'
+import type { RouteDeps } from './deps.js'
+import { registerAuditHooks } from '../access.js'
+import { errorHandler } from '../error-handler.js'
+import { auditRoutes } from './audit.js'
+import { fileRoutes } from './files.js'
+import { signedRoutes } from './signed.js'
+import { trashRoutes } from './trash.js'
+import { uploadRoutes } from './uploads.js'
+
+export async function spacesRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  const { maxUploadBytes } = deps.storage.options
+  app.setErrorHandler(errorHandler(maxUploadBytes))
+  registerAuditHooks(app, deps.storage.ledger)
+  await app.register(multipart, {
+    // Never buffered: each file part is streamed to the store as it arrives.
+    limits: { fileSize: maxUploadBytes, files: 100, parts: 1000, fields: 20, fieldSize: 64 * 1024 },
+    throwFileSizeLimit: true,
+  })
+  await app.register(fileRoutes, deps)
+  await app.register(trashRoutes, deps)
+  await app.register(signedRoutes, deps)
+  await app.register(uploadRoutes, deps)
+  await app.register(auditRoutes, deps)
+}

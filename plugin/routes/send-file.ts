@@ -1,0 +1,95 @@
+// Streams a stored file to the client with the headers browsers and download managers expect:
+// ETag, Last-Modified, Accept-Ranges, Content-Disposition, and Range / If-None-Match / If-Range.
+import { create as contentDisposition } from 'content-disposition'
+import parseRange from 'range-parser'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { ByteRange } from '../drivers/types.js'
+import type { FileRecord } from '../ledger/types.js'
+import type { Storage } from '../storage.js'
+import { RangeNotSatisfiableError } from '../errors.js'
+
+export type Disposition = 'attachment' | 'inline'
+
+export function dispositionHeader(filename: string, type: Disposition): string {
+  return contentDisposition(filename, { type })
+}
+
+function stripWeak(tag: string): string {
+  return tag.startsWith('W/') ? tag.slice(2) : tag
+}
+
+/** RFC 9110 weak comparison, as If-None-Match requires. */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header || !etag) return false
+  if (header.trim() === '*') return true
+  return header.split(',').some((tag) => stripWeak(tag.trim()) === stripWeak(etag))
+}
+
+/** The single range to serve, undefined for the whole file; multi-range requests get the whole file. */
+function requestedRange(request: FastifyRequest, record: FileRecord): ByteRange | undefined {
+  const header = request.headers.range
+  if (!header) return undefined
+  const ifRange = request.headers['if-range'] as string | undefined
+  if (ifRange && stripWeak(ifRange) !== record.etag) return undefined
+  const ranges = parseRange(record.size, header, { combine: true })
+  if (ranges === -1) throw new RangeNotSatisfiableError()
+  if (ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1) return undefined
+  return ranges[0]
+}
+
+export interface SendFileOptions {
+  disposition: Disposition
+  /** Headers only (HEAD). */
+  headOnly?: boolean
+}
+
+/** Sends the file and returns how many body bytes it is sending (for the audit event). */
+export async function sendFile(
+  storage: Storage,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  record: FileRecord,
+  options: SendFileOptions,
+): Promise<number> {
+  // Decide on 304 and 416 before setting content headers, so an error body keeps its own type.
+  const notModified = etagMatches(request.headers['if-none-match'], record.etag)
+  let range: ByteRange | undefined
+  if (!notModified) {
+    try {
+      range = requestedRange(request, record)
+    } catch (err) {
+      reply.header('content-range', `bytes */${record.size}`)
+      throw err
+    }
+  }
+  const filename = record.key.slice(record.key.lastIndexOf('/') + 1)
+  reply.header('etag', record.etag)
+  reply.header('last-modified', new Date(record.createdAt).toUTCString())
+  reply.header('accept-ranges', 'bytes')
+  reply.header('cache-control', 'private, no-cache')
+  if (notModified) {
+    reply.code(304).send()
+    return 0
+  }
+  reply.header('content-type', record.contentType)
+  reply.header('content-disposition', dispositionHeader(filename, options.disposition))
+  reply.header('x-content-type-options', 'nosniff')
+  const length = range ? range.end - range.start + 1 : record.size
+  reply.header('content-length', length)
+  if (range) {
+    reply.code(206)
+    reply.header('content-range', `bytes ${range.start}-${range.end}/${record.size}`)
+  }
+  if (options.headOnly) {
+    reply.send()
+    return 0
+  }
+  // An empty file has no byte to range over; S3 answers 416 to bytes=0--1, so skip the store.
+  if (record.size === 0) {
+    reply.send('')
+    return 0
+  }
+  const object = await storage.store.get(record.key, range)
+  reply.send(object.body)
+  return length
+}

@@ -1,0 +1,88 @@
+// Short-lived GET URLs: `direct` ones go straight to the store (or its CDN); `proxy` ones come back
+// through /signed/{token}, which needs no bearer token and is audited when used.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { RouteDeps } from './deps.js'
+import { BadRequestError, InvalidExpiryError } from '../errors.js'
+import { createSignedToken, verifySignedToken } from '../signed-token.js'
+import { dispositionHeader, sendFile, type Disposition } from './send-file.js'
+
+interface SignBody {
+  key: string
+  expiresIn?: number
+  mode?: 'direct' | 'proxy'
+  disposition?: Disposition
+}
+
+/** The absolute URL of this plugin's /signed route, as the client reached us. */
+function proxyUrl(request: FastifyRequest, prefix: string, token: string): string {
+  return `${request.protocol}://${request.host}${prefix}/signed/${token}`
+}
+
+export async function signedRoutes(app: FastifyInstance, { storage, access }: RouteDeps): Promise<void> {
+  const { minTtl, maxTtl, defaultTtl, secret, defaultMode } = storage.options.signedUrls
+
+  app.post<{ Body: SignBody }>(
+    '/signed-urls',
+    {
+      config: { operation: 'storage.object.sign', audit: 'sign' },
+      schema: {
+        summary: 'Create a short-lived download URL',
+        body: {
+          type: 'object',
+          required: ['key'],
+          additionalProperties: false,
+          properties: {
+            key: { type: 'string' },
+            expiresIn: { type: 'integer', description: `seconds, ${minTtl} to ${maxTtl}` },
+            mode: { type: 'string', enum: ['direct', 'proxy'] },
+            disposition: { type: 'string', enum: ['attachment', 'inline'] },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { key, expiresIn = defaultTtl, mode = defaultMode, disposition = 'attachment' } = request.body
+      const parts = storage.parseKey(key)
+      access.note(request, { key: parts.key, ttl: expiresIn })
+      if (!(expiresIn >= minTtl && expiresIn <= maxTtl)) throw new InvalidExpiryError(minTtl, maxTtl)
+      const identity = await access.require(request, 'read', { orgId: parts.orgId, system: parts.system, key: parts.key })
+      const record = storage.stat(parts.key)
+      const expiresAt = Math.floor(Date.now() / 1000) + expiresIn
+      let url: string
+      if (mode === 'direct') {
+        if (!storage.store.presignGet) throw new BadRequestError('this store cannot sign URLs itself; use mode "proxy"')
+        url = await storage.store.presignGet({
+          key: parts.key,
+          expiresIn,
+          contentDisposition: dispositionHeader(parts.filename, disposition),
+          contentType: record.contentType,
+        })
+      } else {
+        const token = createSignedToken(secret, { key: parts.key, expiresAt, disposition, sub: identity.sub, org: identity.org })
+        url = proxyUrl(request, app.prefix, token)
+      }
+      return reply.code(201).send({ url, method: 'GET', expiresAt: new Date(expiresAt * 1000).toISOString(), expiresIn })
+    },
+  )
+
+  app.get<{ Params: { token: string } }>(
+    '/signed/:token',
+    {
+      exposeHeadRoute: false,
+      // No bearer token: the URL itself is the credential. Hosts skip their auth hook on `public`.
+      config: { operation: 'storage.object.signed_download', audit: 'download', public: true },
+      schema: {
+        summary: 'Serve a proxy-mode signed URL',
+        params: { type: 'object', properties: { token: { type: 'string', maxLength: 4096 } } },
+      },
+    },
+    async (request, reply) => {
+      const claims = verifySignedToken(secret, request.params.token)
+      access.note(request, { key: claims.key, actor: { sub: claims.sub, org: claims.org } })
+      const record = storage.stat(claims.key)
+      const bytes = await sendFile(storage, request, reply, record, { disposition: claims.disposition })
+      access.note(request, { bytes, sha256: record.sha256 })
+      return reply
+    },
+  )
+}

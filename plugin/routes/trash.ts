@@ -1,0 +1,64 @@
+// /trash: list soft-deleted files, restore one, or hard-delete it now.
+import type { FastifyInstance } from 'fastify'
+import type { RouteDeps } from './deps.js'
+import { validateSegment } from '../keys.js'
+import { filterAllowed, pageQuery, type PageQuery } from './paging.js'
+
+const trashParams = {
+  type: 'object',
+  required: ['trashId'],
+  properties: { trashId: { type: 'string', format: 'uuid' } },
+} as const
+
+export async function trashRoutes(app: FastifyInstance, { storage, access }: RouteDeps): Promise<void> {
+  app.get<{ Querystring: PageQuery & { orgId?: string } }>(
+    '/trash',
+    {
+      config: { operation: 'storage.trash.list', audit: 'list' },
+      schema: {
+        summary: 'List soft-deleted files',
+        querystring: { type: 'object', properties: { orgId: { type: 'string' }, ...pageQuery } },
+      },
+    },
+    async (request) => {
+      const identity = await access.identity(request)
+      const orgId = validateSegment('orgId', request.query.orgId ?? identity.org)
+      if (orgId !== identity.org) await access.require(request, 'delete', { orgId })
+      access.note(request, { key: `${orgId}/` })
+      const page = storage.ledger.listTrash(orgId, { limit: request.query.limit, cursor: request.query.cursor })
+      return { ...page, items: await filterAllowed(access, request, 'delete', storage, page.items) }
+    },
+  )
+
+  app.post<{ Params: { trashId: string } }>(
+    '/trash/:trashId/restore',
+    {
+      config: { operation: 'storage.trash.restore', audit: 'restore' },
+      schema: { summary: 'Restore a soft-deleted file to its key', params: trashParams },
+    },
+    async (request) => {
+      const row = storage.trashEntry(request.params.trashId)
+      access.note(request, { key: row.key })
+      await access.require(request, 'delete', { orgId: row.orgId, system: row.system, key: row.key })
+      const record = await storage.restore(row.trashId!)
+      access.note(request, { key: record.key, bytes: record.size, sha256: record.sha256 })
+      return record
+    },
+  )
+
+  app.delete<{ Params: { trashId: string } }>(
+    '/trash/:trashId',
+    {
+      config: { operation: 'storage.trash.purge', audit: 'purge' },
+      schema: { summary: 'Hard-delete a soft-deleted file now (admin)', params: trashParams },
+    },
+    async (request) => {
+      const row = storage.trashEntry(request.params.trashId)
+      access.note(request, { key: row.key })
+      await access.require(request, 'purge', { orgId: row.orgId, system: row.system, key: row.key })
+      await storage.purge(row.trashId!)
+      access.note(request, { key: row.key, bytes: row.size, sha256: row.sha256 })
+      return { trashId: row.trashId, key: row.key, purgedAt: new Date().toISOString() }
+    },
+  )
+}

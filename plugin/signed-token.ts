@@ -1,0 +1,87 @@
+// HMAC tokens for proxy-mode signed URLs (GET /v1/signed/{token}). The token is the only
+// credential on that route, so verification fails closed and never says which check failed.
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { SignedUrlInvalidError } from './errors.js'
+
+export interface SignedTokenClaims {
+  key: string
+  /** Unix seconds; the token is dead from this second on. */
+  expiresAt: number
+  disposition: 'attachment' | 'inline'
+  sub: string
+  org: string
+}
+
+// Domain separation: a MAC made with the same secret for any other purpose can never verify here.
+const CONTEXT = 'fastify-spaces/v1.'
+const MAX_TOKEN_LENGTH = 4096
+const BASE64URL = /^[A-Za-z0-9_-]+$/
+
+function sign(secret: Buffer | string, payloadPart: string): string {
+  return createHmac('sha256', secret).update(CONTEXT + payloadPart).digest('base64url')
+}
+
+function secretUsable(secret: unknown): secret is Buffer | string {
+  return (typeof secret === 'string' || Buffer.isBuffer(secret)) && secret.length > 0
+}
+
+function nonEmpty(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0
+}
+
+function validClaims(value: unknown): value is SignedTokenClaims {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const c = value as Record<string, unknown>
+  return (
+    nonEmpty(c.key) &&
+    typeof c.expiresAt === 'number' &&
+    Number.isSafeInteger(c.expiresAt) &&
+    c.expiresAt > 0 &&
+    (c.disposition === 'attachment' || c.disposition === 'inline') &&
+    nonEmpty(c.sub) &&
+    nonEmpty(c.org)
+  )
+}
+
+export function createSignedToken(secret: Buffer | string, claims: SignedTokenClaims): string {
+  // Programming errors, not client errors: fail loudly rather than mint a token verify() rejects.
+  if (!secretUsable(secret)) throw new TypeError('signed URL secret must be a non-empty string or Buffer')
+  if (!validClaims(claims)) throw new TypeError('signed URL claims are incomplete or of the wrong type')
+  // Copy only the known fields, so nothing extra a caller attached ends up readable in a URL.
+  const { key, expiresAt, disposition, sub, org } = claims
+  const payloadPart = Buffer.from(JSON.stringify({ key, expiresAt, disposition, sub, org })).toString('base64url')
+  const token = `${payloadPart}.${sign(secret, payloadPart)}`
+  if (token.length > MAX_TOKEN_LENGTH) throw new TypeError(`signed URL token would exceed ${MAX_TOKEN_LENGTH} characters`)
+  return token
+}
+
+export function verifySignedToken(secret: Buffer | string, token: string, now: Date = new Date()): SignedTokenClaims {
+  if (!secretUsable(secret) || typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) {
+    throw new SignedUrlInvalidError()
+  }
+  const parts = token.split('.')
+  if (parts.length !== 2) throw new SignedUrlInvalidError()
+  const [payloadPart, signaturePart] = parts as [string, string]
+  if (!BASE64URL.test(payloadPart) || !BASE64URL.test(signaturePart)) throw new SignedUrlInvalidError()
+
+  // Compare the encoded strings rather than decoded bytes: base64url has spare bits in its last
+  // character, so two different strings can decode to the same MAC. Only the canonical one passes.
+  const expected = Buffer.from(sign(secret, payloadPart))
+  const given = Buffer.from(signaturePart)
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new SignedUrlInvalidError()
+
+  let payload: unknown
+  try {
+    payload = JSON.parse(Buffer.from(payloadPart, 'base64url').toString('utf8'))
+  } catch {
+    throw new SignedUrlInvalidError()
+  }
+  if (!validClaims(payload)) throw new SignedUrlInvalidError()
+
+  const nowSeconds = Math.floor(now.getTime() / 1000)
+  // An invalid Date would make every comparison false, i.e. never expired: fail closed instead.
+  if (!Number.isFinite(nowSeconds) || payload.expiresAt <= nowSeconds) throw new SignedUrlInvalidError()
+
+  const { key, expiresAt, disposition, sub, org } = payload
+  return { key, expiresAt, disposition, sub, org }
+}

@@ -1,0 +1,313 @@
+// The storage service: the object store and the ledger kept in step. Routes, the CLI and host
+// apps all go through here, so every path follows the same upload lifecycle and trash rules.
+import { randomUUID } from 'node:crypto'
+import { pipeline, type Readable } from 'node:stream'
+import type { ByteRange, GetResult, ObjectStore } from './drivers/types.js'
+import type { AuditAction, FileRecord, Ledger, ObjectRow, TrashRecord } from './ledger/types.js'
+import type { ResolvedOptions } from './options.js'
+import {
+  ConflictError,
+  NotFoundError,
+  RestoreConflictError,
+  StorageError,
+  TrashNotFoundError,
+  UnsupportedTypeError,
+  UploadMismatchError,
+} from './errors.js'
+import { TRASH_PREFIX, parseKey, type KeyParts } from './keys.js'
+import { UploadMeter } from './upload-meter.js'
+
+const DAY_MS = 24 * 60 * 60 * 1000
+
+export interface UploadInput {
+  /** A key already checked by parseKey. */
+  key: string
+  body: Readable
+  contentType: string
+  actor: string
+  overwrite?: boolean
+  signal?: AbortSignal
+}
+
+export interface StorageLogger {
+  warn(obj: object, msg: string): void
+  info(obj: object, msg: string): void
+}
+
+export class Storage {
+  readonly store: ObjectStore
+  readonly ledger: Ledger
+  readonly options: ResolvedOptions
+  private readonly log: StorageLogger
+  /** Reservations this process is streaming right now: never "stale", however long they take. */
+  private readonly inflight = new Set<string>()
+
+  constructor(deps: { store: ObjectStore; ledger: Ledger; options: ResolvedOptions; log: StorageLogger }) {
+    this.store = deps.store
+    this.ledger = deps.ledger
+    this.options = deps.options
+    this.log = deps.log
+  }
+
+  parseKey(key: unknown): KeyParts & { key: string } {
+    return parseKey(key, this.options)
+  }
+
+  checkContentType(contentType: string): void {
+    const allowed = this.options.allowedContentTypes
+    if (!allowed) return
+    const type = contentType.split(';')[0]!.trim().toLowerCase()
+    const ok = allowed.some((a) => a === type || (a.endsWith('/*') && type.startsWith(a.slice(0, -1))))
+    if (!ok) throw new UnsupportedTypeError(type)
+  }
+
+  /**
+   * Reserve the key, stream the bytes (hashed and size-checked on the way), tag the object with
+   * its sha256, then commit. Any failure marks the reservation failed and leaves nothing stored.
+   */
+  async upload(input: UploadInput): Promise<FileRecord> {
+    const parts = this.parseKey(input.key)
+    this.checkContentType(input.contentType)
+    const reservation = this.ledger.reserve({
+      key: parts.key,
+      parts,
+      contentType: input.contentType,
+      actor: input.actor,
+      overwrite: input.overwrite ?? false,
+    })
+    let replaced: TrashRecord | undefined
+    let stored = false
+    this.inflight.add(reservation.id)
+    try {
+      if (reservation.replaces) replaced = await this.moveToTrash(reservation.replaces, input.actor)
+      const meter = new UploadMeter(this.options.maxUploadBytes)
+      // pipeline() destroys the meter when the body fails (client gone, limit), which fails the put.
+      pipeline(input.body, meter, () => {})
+      await this.store.put({ key: parts.key, body: meter, contentType: input.contentType, signal: input.signal })
+      stored = true
+      const sha256 = meter.sha256()
+      await this.store.setTags(parts.key, { sha256 })
+      const info = await this.store.head(parts.key)
+      if (!info || info.size !== meter.bytes) {
+        throw new StorageError(`stored size ${info?.size ?? 'none'} differs from the ${meter.bytes} bytes sent`)
+      }
+      return this.ledger.commit(reservation.id, { size: meter.bytes, sha256, etag: info.etag })
+    } catch (err) {
+      this.ledger.fail(reservation.id, (err as Error).message ?? 'upload failed')
+      if (stored) await this.store.delete(parts.key).catch((cause) => this.warn(cause, 'cleanup delete failed'))
+      if (replaced) {
+        await this.restore(replaced.trashId).catch((cause) => this.warn(cause, 'restoring the replaced file failed'))
+      }
+      throw err
+    } finally {
+      this.inflight.delete(reservation.id)
+    }
+  }
+
+  /** The live record for a key, or 404. A trashed or failed key is not live. */
+  stat(key: string): FileRecord {
+    const row = this.ledger.getLive(key)
+    if (!row) throw new NotFoundError('no live file at this key')
+    return toRecord(row)
+  }
+
+  async open(key: string, range?: ByteRange): Promise<GetResult> {
+    this.stat(key)
+    return this.store.get(key, range)
+  }
+
+  async softDelete(key: string, actor: string): Promise<TrashRecord> {
+    const row = this.ledger.getLive(key)
+    if (!row) throw new NotFoundError('no live file at this key')
+    return this.moveToTrash(row, actor)
+  }
+
+  /** Copy to the trash prefix, record it, then delete the original: a live key always means a live file. */
+  private async moveToTrash(row: ObjectRow, actor: string): Promise<TrashRecord> {
+    const trashId = randomUUID()
+    const trashKey = `${TRASH_PREFIX}${row.orgId}/${trashId}`
+    await this.store.copy(row.key, trashKey)
+    const deletedAt = new Date()
+    const purgeAfter = new Date(deletedAt.getTime() + this.options.trashRetentionDays * DAY_MS)
+    const trashed = this.ledger.markTrashed(row.key, { trashId, trashKey, deletedBy: actor, deletedAt, purgeAfter })
+    if (!trashed) {
+      // Someone else deleted it first; drop our copy.
+      await this.store.delete(trashKey)
+      throw new NotFoundError('no live file at this key')
+    }
+    await this.store.delete(row.key)
+    return trashed
+  }
+
+  /** Puts a trashed file back at its key, byte for byte (a server-side copy). */
+  async restore(trashId: string): Promise<FileRecord> {
+    const row = this.trashEntry(trashId)
+    // Hold the key while copying, so an upload cannot land between the check and the copy.
+    let hold
+    try {
+      hold = this.ledger.reserve({ key: row.key, parts: row, contentType: row.contentType, actor: row.createdBy, overwrite: false })
+    } catch (err) {
+      throw new RestoreConflictError({ cause: err })
+    }
+    this.inflight.add(hold.id)
+    try {
+      await this.store.copy(row.trashKey!, row.key)
+    } finally {
+      this.ledger.fail(hold.id, 'restore hold released')
+      this.inflight.delete(hold.id)
+    }
+    const record = this.ledger.markRestored(trashId)
+    await this.store.delete(row.trashKey!).catch((cause) => this.warn(cause, 'trash copy not removed'))
+    return record
+  }
+
+  /** Hard delete: the bytes go now, the ledger keeps that they existed. */
+  async purge(trashId: string): Promise<void> {
+    const row = this.trashEntry(trashId)
+    await this.store.delete(row.trashKey!)
+    this.ledger.markPurged(trashId)
+  }
+
+  /** Purges trash past its retention; returns what it purged (or would, with dryRun). */
+  async purgeExpired(
+    options: { now?: Date; dryRun?: boolean; actor?: string; onPurged?: (row: ObjectRow) => void } = {},
+  ): Promise<ObjectRow[]> {
+    const expired = this.ledger.listExpiredTrash(options.now ?? new Date(), 10_000)
+    if (options.dryRun) return expired
+    for (const row of expired) {
+      await this.purge(row.trashId!)
+      this.systemAudit('purge', row.key, { status: 200, bytes: row.size, sha256: row.sha256, actor: options.actor })
+      options.onPurged?.(row)
+    }
+    return expired
+  }
+
+  /** A trash entry that still holds bytes, or 404. */
+  trashEntry(trashId: string): ObjectRow {
+    const row = this.ledger.getTrash(trashId)
+    if (!row || row.state !== 'trashed' || !row.trashKey) throw new TrashNotFoundError(trashId)
+    return row
+  }
+
+  /**
+   * Holds the key for a direct browser upload until it is completed or expires: a pending row
+   * that carries the size the browser promised.
+   */
+  expectDirectUpload(input: { key: string; contentType: string; size: number; actor: string }): void {
+    const parts = this.parseKey(input.key)
+    this.ledger.reserve({
+      key: parts.key,
+      parts,
+      contentType: input.contentType,
+      actor: input.actor,
+      overwrite: false,
+      expectedSize: input.size,
+    })
+  }
+
+  /** Records an object a browser uploaded straight to the store, once it matches what was asked. */
+  async completeDirectUpload(input: { key: string; actor: string }): Promise<FileRecord> {
+    const pending = this.ledger.getPending(input.key)
+    if (!pending || this.inflight.has(pending.id)) {
+      throw new UploadMismatchError('no direct upload was started for this key, or it has expired')
+    }
+    try {
+      const info = await this.store.head(pending.key)
+      if (!info) throw new UploadMismatchError('nothing was uploaded to this key')
+      if (info.size !== pending.size || info.contentType !== pending.contentType) {
+        await this.store.delete(pending.key)
+        throw new UploadMismatchError(
+          `expected ${pending.size} bytes of ${pending.contentType}, found ${info.size} bytes of ${info.contentType}`,
+        )
+      }
+      const sha256 = await this.hashStored(pending.key)
+      await this.store.setTags(pending.key, { sha256 })
+      return this.ledger.commit(pending.id, { size: info.size, sha256, etag: info.etag })
+    } catch (err) {
+      this.ledger.fail(pending.id, (err as Error).message)
+      throw err
+    }
+  }
+
+  /** Reads an object back to hash it: the store never saw our meter. */
+  private async hashStored(key: string): Promise<string> {
+    const meter = new UploadMeter(Number.MAX_SAFE_INTEGER)
+    const { body } = await this.store.get(key)
+    await new Promise<void>((resolve, reject) => pipeline(body, meter.resume(), (err) => (err ? reject(err) : resolve())))
+    return meter.sha256()
+  }
+
+  /**
+   * Settles uploads left pending by a crash. A streamed upload that no request of this process
+   * is running is an orphan; a direct browser upload is given until its URL has expired. If the
+   * object is in the store with its sha256 tag, streaming finished, so it is committed; anything
+   * else is marked failed and its leftovers (object, multipart parts) removed.
+   */
+  async recoverPending(options: { directGraceSeconds: number; now?: Date }): Promise<{ committed: string[]; failed: string[] }> {
+    const now = options.now ?? new Date()
+    const committed: string[] = []
+    const failed: string[] = []
+    for (const row of this.ledger.listStalePending(now)) {
+      if (this.inflight.has(row.id)) continue
+      const ageSeconds = (now.getTime() - Date.parse(row.createdAt)) / 1000
+      if (row.expectedSize !== null && ageSeconds < options.directGraceSeconds) continue
+      const verified = this.ledger.getLive(row.key) ? undefined : await this.verifyStored(row.key)
+      if (verified) {
+        const record = this.ledger.commit(row.id, verified)
+        this.systemAudit('upload', row.key, { status: 201, bytes: record.size, sha256: record.sha256 })
+        committed.push(row.key)
+        continue
+      }
+      this.ledger.fail(row.id, 'interrupted: found incomplete after a restart')
+      this.systemAudit('upload', row.key, { status: 500, errorCode: 'FST_SPACES_INTERRUPTED' })
+      failed.push(row.key)
+      if (!this.ledger.getLive(row.key)) await this.store.delete(row.key)
+      for (const upload of await this.store.listIncompleteUploads(row.key)) {
+        if (upload.key === row.key) await this.store.abortIncompleteUpload(upload)
+      }
+    }
+    return { committed, failed }
+  }
+
+  /** Audit events for work no request asked for (sweeps, recovery, CLI). */
+  systemAudit(
+    action: AuditAction,
+    key: string,
+    extra: { status: number; errorCode?: string; bytes?: number; sha256?: string; actor?: string },
+  ): void {
+    this.ledger.appendAudit({
+      actor: extra.actor ?? 'system',
+      org: key.startsWith(TRASH_PREFIX) ? null : (key.split('/')[0] ?? null),
+      roles: [],
+      ip: null,
+      userAgent: null,
+      requestId: null,
+      action,
+      key,
+      result: extra.status < 400 ? 'ok' : 'error',
+      status: extra.status,
+      errorCode: extra.errorCode ?? null,
+      bytes: extra.bytes ?? null,
+      sha256: extra.sha256 ?? null,
+      ttl: null,
+    })
+  }
+
+  private async verifyStored(key: string) {
+    const info = await this.store.head(key)
+    if (!info) return undefined
+    const { sha256 } = await this.store.getTags(key)
+    if (!sha256) return undefined
+    return { size: info.size, sha256, etag: info.etag, contentType: info.contentType }
+  }
+
+  private warn(cause: unknown, msg: string): void {
+    this.log.warn({ err: cause }, msg)
+  }
+}
+
+export function toRecord(row: FileRecord): FileRecord {
+  const { key, size, sha256, etag, contentType, createdAt, createdBy } = row
+  return { key, size, sha256, etag, contentType, createdAt, createdBy }
+}
+

@@ -1,0 +1,104 @@
+// Builds the sidecar: the plugin's routes under /v1 behind bearer tokens, CORS, the ledger, the
+// operations routes and the docs. It never listens: main.ts does, and tests use inject or listen.
+import { hkdfSync, randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import cors from '@fastify/cors'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { spaces } from '../plugin/index.js'
+import { LocalDiskStore } from '../plugin/drivers/local.js'
+import { S3Store } from '../plugin/drivers/s3.js'
+import type { ObjectStore } from '../plugin/drivers/types.js'
+import { errorHandler } from '../plugin/error-handler.js'
+import { SqliteLedger } from '../plugin/ledger/sqlite.js'
+import type { Ledger } from '../plugin/ledger/types.js'
+import { registerJwt, requireBearer } from './auth.js'
+import type { ServerConfig } from './config.js'
+import { loggerOptions } from './logging.js'
+import { registerMetrics } from './metrics.js'
+import { registerOpsRoutes } from './ops-routes.js'
+import { startSweeper } from './sweeper.js'
+
+export interface BuildOverrides {
+  /** Logger settings or instance; tests pass a stream to capture lines. */
+  logger?: FastifyServerOptions['logger']
+  loggerInstance?: FastifyServerOptions['loggerInstance']
+}
+
+const MIB = 1024 * 1024
+
+export function createStore(config: ServerConfig): ObjectStore {
+  if (!config.spaces) return new LocalDiskStore({ root: join(config.dataDir, 'objects') })
+  return new S3Store({ connection: config.spaces, partSize: 5 * MIB, queueSize: 4 })
+}
+
+/** Separate keys for separate jobs: proxy-URL signatures never reuse the JWT secret itself. */
+function signingKey(secret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'fastify-spaces', 'proxy signed urls', 32))
+}
+
+export async function build(config: ServerConfig, overrides: BuildOverrides = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(overrides.loggerInstance
+      ? { loggerInstance: overrides.loggerInstance }
+      : { logger: overrides.logger ?? loggerOptions(config.logLevel) }),
+    genReqId: () => randomUUID(),
+    requestIdHeader: 'x-request-id',
+    trustProxy: config.trustProxy,
+    connectionTimeout: config.timeouts.connection,
+    keepAliveTimeout: config.timeouts.keepAlive,
+    requestTimeout: config.timeouts.request,
+    bodyLimit: 1 * MIB,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  })
+  app.setErrorHandler(errorHandler(config.maxUploadBytes))
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ statusCode: 404, code: 'FST_SPACES_ROUTE_NOT_FOUND', error: 'Not Found', message: `No route ${request.method} ${request.routeOptions.url ?? ''}`.trim() })
+  })
+
+  const store = createStore(config)
+  const ledger: Ledger = SqliteLedger.open({ path: config.ledgerPath })
+  app.addHook('onClose', async () => {
+    await store.close()
+    ledger.close()
+  })
+  if (!config.spaces) {
+    app.log.warn({ dataDir: config.dataDir }, 'no SPACES_* set: using the embedded local-disk store (development only)')
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'fastify-spaces', version: '0.1.0', description: 'Private document storage on DigitalOcean Spaces' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearer: [] }],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(cors, {
+    origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
+    methods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Range', 'If-None-Match', 'If-Range', 'X-Request-Id'],
+    exposedHeaders: ['ETag', 'Content-Range', 'Content-Disposition', 'Content-Length', 'Accept-Ranges', 'Location', 'X-Request-Id'],
+    maxAge: 3000,
+  })
+  await registerJwt(app, config.jwt)
+  registerMetrics(app)
+  registerOpsRoutes(app, { store, ledger })
+
+  await app.register(async (v1) => {
+    v1.addHook('onRequest', requireBearer)
+    await v1.register(spaces, {
+      store,
+      ledger,
+      systems: config.systems,
+      maxUploadBytes: config.maxUploadBytes,
+      datePrefix: config.datePrefix,
+      trashRetentionDays: config.trashRetentionDays,
+      signedUrls: { ...config.signedUrls, secret: signingKey(config.signingSecret) },
+    })
+    startSweeper(v1, v1.storage, config)
+  }, { prefix: '/v1' })
+  return app
+}

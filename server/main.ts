@@ -1,0 +1,56 @@
+// Runs the sidecar: listen, and on SIGTERM/SIGINT stop taking requests, let uploads in flight
+// finish until the deadline, abort the rest (their multipart uploads are aborted too), close the
+// ledger, exit 0.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { build } from './app.js'
+import type { ServerConfig } from './config.js'
+import { devBanner } from './dev-banner.js'
+
+/** Keeps the requests in flight, so a shutdown past its deadline can cut them off cleanly. */
+function trackRequests(app: FastifyInstance): () => number {
+  const inflight = new Set<FastifyRequest>()
+  app.addHook('onRequest', async (request) => {
+    inflight.add(request)
+  })
+  app.addHook('onResponse', async (request) => {
+    inflight.delete(request)
+  })
+  app.addHook('onRequestAbort', async (request) => {
+    inflight.delete(request)
+  })
+  return () => {
+    for (const request of inflight) request.raw.destroy()
+    return inflight.size
+  }
+}
+
+export async function serve(config: ServerConfig): Promise<FastifyInstance> {
+  const app = await build(config)
+  const abortAll = trackRequests(app)
+  await app.listen({ host: config.host, port: config.port })
+  if (config.jwt.ephemeral) process.stdout.write(devBanner(app, config))
+
+  let stopping = false
+  async function shutdown(signal: string): Promise<void> {
+    if (stopping) return
+    stopping = true
+    app.log.info({ signal, deadlineMs: config.timeouts.shutdown }, 'shutting down: finishing requests in flight')
+    const deadline = setTimeout(() => {
+      const cut = abortAll()
+      app.log.warn({ aborted: cut }, 'shutdown deadline reached: aborting requests still in flight')
+    }, config.timeouts.shutdown)
+    deadline.unref()
+    try {
+      await app.close()
+      process.exitCode = 0
+    } catch (err) {
+      app.log.error({ err }, 'shutdown failed')
+      process.exitCode = 1
+    } finally {
+      clearTimeout(deadline)
+    }
+  }
+  process.once('SIGTERM', () => void shutdown('SIGTERM'))
+  process.once('SIGINT', () => void shutdown('SIGINT'))
+  return app
+}

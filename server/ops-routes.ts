@@ -1,0 +1,40 @@
+// Liveness and readiness for orchestrators: /health says the process answers, /ready says it
+// can do its job (the bucket answers HeadBucket and the ledger takes a write).
+import type { FastifyInstance } from 'fastify'
+import type { ObjectStore } from '../plugin/drivers/types.js'
+import type { Ledger } from '../plugin/ledger/types.js'
+
+const READY_TIMEOUT_MS = 3000
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+export function registerOpsRoutes(app: FastifyInstance, deps: { store: ObjectStore; ledger: Ledger }): void {
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }))
+
+  app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
+    const problems: string[] = []
+    try {
+      await withTimeout(deps.store.ping(), READY_TIMEOUT_MS, 'the bucket')
+    } catch (err) {
+      problems.push(`storage: ${(err as Error).message}`)
+    }
+    try {
+      deps.ledger.checkWritable()
+    } catch (err) {
+      problems.push(`ledger: ${(err as Error).message}`)
+    }
+    if (problems.length === 0) return { status: 'ready', store: deps.store.kind }
+    return reply.code(503).header('retry-after', '5').send({
+      statusCode: 503,
+      code: 'FST_SPACES_NOT_READY',
+      error: 'Service Unavailable',
+      message: problems.join('; '),
+    })
+  })
+}

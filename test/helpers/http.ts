@@ -1,0 +1,116 @@
+// Real-socket helpers: large streamed bodies, aborted uploads, memory of a child server.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
+import { Readable } from 'node:stream'
+import { once } from 'node:events'
+
+/** Deterministic pseudo-random bytes, generated as they are read: never held whole in memory. */
+export function patternStream(totalBytes: number, seed = 1, chunkSize = 256 * 1024): Readable {
+  let sent = 0
+  let state = seed
+  const block = Buffer.alloc(chunkSize)
+  return new Readable({
+    read() {
+      if (sent >= totalBytes) {
+        this.push(null)
+        return
+      }
+      const size = Math.min(chunkSize, totalBytes - sent)
+      for (let i = 0; i < size; i += 4) {
+        state = (state * 1664525 + 1013904223) >>> 0
+        block.writeUInt32LE(state, i)
+      }
+      sent += size
+      this.push(Buffer.from(block.subarray(0, size)))
+    },
+  })
+}
+
+export async function sha256Of(stream: AsyncIterable<Buffer | Uint8Array>): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256')
+  let bytes = 0
+  for await (const chunk of stream) {
+    hash.update(chunk)
+    bytes += chunk.length
+  }
+  return { sha256: hash.digest('hex'), bytes }
+}
+
+export interface SentRequest {
+  status: number
+  headers: IncomingHttpHeaders
+  body: string
+}
+
+/** Streams `body` to a real socket and collects the answer. */
+export async function sendStream(
+  url: string,
+  options: { method: string; headers?: Record<string, string | number>; body: Readable },
+): Promise<SentRequest> {
+  const req = httpRequest(url, { method: options.method, headers: options.headers })
+  options.body.pipe(req)
+  const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage]
+  let body = ''
+  for await (const chunk of res) body += chunk
+  return { status: res.statusCode ?? 0, headers: res.headers, body }
+}
+
+/**
+ * Sends `abortAfter` bytes of a body that claims to be larger, then destroys the socket:
+ * a client that went away halfway.
+ */
+export async function sendAndAbort(
+  url: string,
+  options: { method: string; headers?: Record<string, string | number>; body: Readable; abortAfter: number },
+): Promise<void> {
+  const req = httpRequest(url, { method: options.method, headers: options.headers })
+  req.on('error', () => {})
+  let sent = 0
+  for await (const chunk of options.body) {
+    if (!req.write(chunk)) await once(req, 'drain')
+    sent += (chunk as Buffer).length
+    if (sent >= options.abortAfter) break
+  }
+  // Give the server a moment to start its multipart upload with what it has, then vanish.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  req.destroy()
+}
+
+/** Kilobytes from /proc/PID/status (VmRSS, VmHWM). */
+export function procMemoryKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)
+  if (!match) throw new Error(`no ${field} for ${pid}`)
+  return Number(match[1])
+}
+
+export interface ChildServer {
+  child: ChildProcess
+  port: number
+  stop(): Promise<void>
+}
+
+/** Starts a TS fixture server with tsx and waits for the port it prints. */
+export async function startChildServer(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ChildServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      output += chunk
+      const match = /^(\d+)\n/m.exec(output)
+      if (match) resolve(Number(match[1]))
+    })
+    child.once('exit', (code) => reject(new Error(`fixture exited with ${code} before listening`)))
+  })
+  return {
+    child,
+    port,
+    async stop() {
+      if (child.exitCode !== null) return
+      child.kill('SIGTERM')
+      await once(child, 'exit')
+    },
+  }
+}
