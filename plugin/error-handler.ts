@@ -44,6 +44,8 @@ export function errorHandler(maxUploadBytes?: number) {
     if (api.statusCode >= 500) request.log.error({ err: error, code: api.code }, 'request failed')
     else request.log.info({ code: api.code, statusCode: api.statusCode }, 'request refused')
     if (isRetryable(error)) reply.header('retry-after', '1')
+    // A body we stopped reading (413, aborted upload) would desync a reused connection.
+    if (!request.raw.complete) reply.header('connection', 'close')
     // The reply may already carry file headers (type, disposition) from before the failure.
     reply.removeHeader('content-disposition')
     reply.removeHeader('content-length')

@@ -37,8 +37,9 @@ t.test('local: objects and metadata live in the documented layout', async (t) =>
   t.ok(existsSync(join(root, 'objects', key)), 'bytes under objects/{key}')
   t.ok(existsSync(join(root, 'meta', key)), 'metadata under meta/{key}')
   t.same(await entries(join(root, 'incoming')), [], 'incoming/ is empty once the put is done')
-  t.equal(store.presignGet, undefined, 'no presigned GET: the plugin uses proxy-mode URLs')
-  t.equal(store.presignPut, undefined, 'no presigned PUT')
+  const asStore: ObjectStore = store
+  t.equal(asStore.presignGet, undefined, 'no presigned GET: the plugin uses proxy-mode URLs')
+  t.equal(asStore.presignPut, undefined, 'no presigned PUT')
   await store.delete(key)
   t.same(await entries(join(root, 'objects')), [], 'delete prunes the empty parent directories')
   t.same(await entries(join(root, 'meta')), [], 'and those of the metadata')
@@ -46,14 +47,15 @@ t.test('local: objects and metadata live in the documented layout', async (t) =>
 
 t.test('local: keys cannot escape the root', async (t) => {
   const { store, root } = makeLocal(t)
-  await store.put({ key: 'org-1/epcr/doc/obj-1/ok.txt', body: Readable.from([Buffer.from('ok')]), contentType: 'text/plain' })
+  const ok = 'org-1/epcr/doc/obj-1/ok.txt'
+  await store.put({ key: ok, body: Readable.from([Buffer.from('ok')]), contentType: 'text/plain' })
   const outside = join(root, '..', 'escaped.txt')
   const attempts: Array<[string, (key: string) => Promise<unknown>]> = [
     ['put', (key) => store.put({ key, body: Readable.from([Buffer.from('x')]), contentType: 'text/plain' })],
     ['get', (key) => store.get(key)],
     ['head', (key) => store.head(key)],
     ['delete', (key) => store.delete(key)],
-    ['copy to', (key) => store.copy('org-1/epcr/doc/obj-1/ok.txt', key)],
+    ['copy to', (key) => store.copy(ok, key)],
     ['copy from', (key) => store.copy(key, 'org-1/epcr/doc/obj-1/copy.txt')],
     ['setTags', (key) => store.setTags(key, { a: 'b' })],
     ['getTags', (key) => store.getTags(key)],
@@ -81,7 +83,7 @@ t.test('local: keys cannot escape the root', async (t) => {
   const badUpload = { key: 'x', uploadId: '../objects/org-1/epcr/doc/obj-1/ok.txt', initiated: new Date() }
   t.ok((await rejection(store.abortIncompleteUpload(badUpload))) instanceof InvalidKeyError, 'abort of a path id')
   t.notOk(existsSync(outside), 'nothing was written outside the root')
-  t.equal((await readAll((await store.get('org-1/epcr/doc/obj-1/ok.txt')).body)).toString(), 'ok', 'object intact')
+  t.equal((await readAll((await store.get(ok)).body)).toString(), 'ok', 'object intact')
 })
 
 t.test('local: a key that is a directory of other keys is not an object', async (t) => {
@@ -98,7 +100,8 @@ t.test('local: uploads left by a crash are listed and can be aborted', async (t)
   const uploadId = randomUUID()
   const key = 'org-1/epcr/doc/obj-1/crashed.bin'
   await writeFile(join(root, 'incoming', uploadId), 'half a body')
-  await writeFile(join(root, 'incoming', `${uploadId}.json`), JSON.stringify({ key, initiated: '2026-01-30T12:00:00.000Z' }))
+  const manifest = { key, initiated: '2026-01-30T12:00:00.000Z' }
+  await writeFile(join(root, 'incoming', `${uploadId}.json`), JSON.stringify(manifest))
   const restarted: ObjectStore = new LocalDiskStore({ root })
   const listed = await restarted.listIncompleteUploads('org-1/')
   t.same(listed, [{ key, uploadId, initiated: new Date('2026-01-30T12:00:00.000Z') }], 'listed by the key it was for')

@@ -4,10 +4,9 @@
 //   {root}/incoming/{id}      an upload in progress, with {id}.json naming its key (the manifest)
 // A put is written to incoming/, fsynced, then renamed into place, so readers never see half a file.
 import { createHash, randomUUID } from 'node:crypto'
-import { constants } from 'node:fs'
-import { access, copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep } from 'node:path'
-import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { InvalidKeyError, NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from '../errors.js'
 import type { ByteRange, GetResult, IncompleteUpload, ListPage, ObjectInfo, ObjectStore, PutInput } from './types.js'
@@ -25,16 +24,13 @@ interface Meta {
   lastModified: string
 }
 
-interface Manifest {
-  key: string
-  initiated: string
-}
-
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 function isCode(err: unknown, ...codes: string[]): boolean {
   return codes.includes((err as NodeJS.ErrnoException | undefined)?.code ?? '')
 }
+
+const notOnDisk = (cause?: unknown) => new NotFoundError('the object is not on disk', { cause })
 
 /** S3 orders keys by their UTF-8 bytes; JS string comparison orders UTF-16 units. */
 function compareKeys(a: string, b: string): number {
@@ -47,7 +43,7 @@ export class LocalDiskStore implements ObjectStore {
   private readonly objects: string
   private readonly meta: string
   private readonly incoming: string
-  private ready: Promise<void> | undefined
+  private ready: Promise<unknown> | undefined
 
   constructor(options: LocalDiskStoreOptions) {
     this.root = resolve(options.root)
@@ -56,24 +52,19 @@ export class LocalDiskStore implements ObjectStore {
     this.incoming = join(this.root, 'incoming')
   }
 
-  private ensureDirs(): Promise<void> {
+  private async ensureDirs(): Promise<void> {
     this.ready ??= Promise.all([this.objects, this.meta, this.incoming].map((dir) => mkdir(dir, { recursive: true })))
-      .then(() => undefined)
-      .catch((err: unknown) => {
-        this.ready = undefined
-        throw err
-      })
-    return this.ready
+    await this.ready.catch((err: unknown) => {
+      this.ready = undefined // let a later call try again
+      throw err
+    })
   }
 
   /** The file for a key under one tree. Keys arrive validated; this still refuses any path trick. */
   private pathFor(base: string, key: string): string {
-    const segments = key.split('/')
-    if (key.includes('\0') || key.includes('\\') || segments.some((s) => s === '' || s === '.' || s === '..')) {
-      throw new InvalidKeyError('the key does not map to a file under the storage root')
-    }
     const full = resolve(base, key)
-    if (!full.startsWith(base + sep)) throw new InvalidKeyError('the key does not map to a file under the storage root')
+    const odd = key.includes('\0') || key.includes('\\') || key.split('/').some((s) => ['', '.', '..'].includes(s))
+    if (odd || !full.startsWith(base + sep)) throw new InvalidKeyError('the key does not map to a file under the root')
     return full
   }
 
@@ -81,7 +72,7 @@ export class LocalDiskStore implements ObjectStore {
     try {
       return JSON.parse(await readFile(this.pathFor(this.meta, key), 'utf8')) as Meta
     } catch (err) {
-      if (isCode(err, 'ENOENT', 'ENOTDIR')) return undefined
+      if (isCode(err, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined
       throw err
     }
   }
@@ -105,14 +96,16 @@ export class LocalDiskStore implements ObjectStore {
     await this.place(tmp, this.pathFor(this.meta, key))
   }
 
+  /** The metadata of an object that exists, or 404. */
+  private async liveMeta(key: string): Promise<Meta> {
+    const meta = await this.readMeta(key)
+    if (!meta || !(await this.head(key))) throw notOnDisk()
+    return meta
+  }
+
   private info(key: string, meta: Meta | undefined, size: number, mtime: Date): ObjectInfo {
-    return {
-      key,
-      size,
-      etag: meta?.etag ?? '',
-      contentType: meta?.contentType ?? 'application/octet-stream',
-      lastModified: meta ? new Date(meta.lastModified) : mtime,
-    }
+    const { etag = '', contentType = 'application/octet-stream' } = meta ?? {}
+    return { key, size, etag, contentType, lastModified: meta ? new Date(meta.lastModified) : mtime }
   }
 
   async put({ key, body, contentType, signal }: PutInput): Promise<{ etag: string }> {
@@ -120,35 +113,27 @@ export class LocalDiskStore implements ObjectStore {
     await this.ensureDirs()
     const uploadId = randomUUID()
     const tmp = join(this.incoming, uploadId)
-    const manifest: Manifest = { key, initiated: new Date().toISOString() }
-    await writeFile(`${tmp}.json`, JSON.stringify(manifest))
+    await writeFile(`${tmp}.json`, JSON.stringify({ key, initiated: new Date().toISOString() }))
     const onAbort = () => body.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError' }))
     if (signal?.aborted) onAbort()
     signal?.addEventListener('abort', onAbort, { once: true })
     const hash = createHash('md5')
     let size = 0
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
+    async function* meter(source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) {
         hash.update(chunk)
         size += chunk.length
-        callback(null, chunk)
-      },
-    })
-    const file = await open(tmp, 'wx').catch(async (err: unknown) => {
-      signal?.removeEventListener('abort', onAbort)
-      await rm(`${tmp}.json`, { force: true })
-      throw err
-    })
+        yield chunk
+      }
+    }
     try {
-      await pipeline(body, meter, file.createWriteStream({ autoClose: false }))
-      await file.sync()
-      await file.close()
+      // flush: the bytes reach the disk before the rename makes them visible.
+      await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx', flush: true }))
       const etag = `"${hash.digest('hex')}"`
       await this.place(tmp, target)
       await this.writeMeta(key, { contentType, etag, tags: {}, size, lastModified: new Date().toISOString() })
       return { etag }
     } catch (err) {
-      await file.close().catch(() => {})
       await rm(tmp, { force: true })
       // A failure of the stream itself (limit, client gone) carries its own error: keep it.
       throw (body as { errored?: Error | null }).errored ?? err
@@ -162,17 +147,17 @@ export class LocalDiskStore implements ObjectStore {
     const path = this.pathFor(this.objects, key)
     // Open first and stat the descriptor: a concurrent overwrite swaps the name, not these bytes.
     const file = await open(path, 'r').catch((err: unknown) => {
-      throw isCode(err, 'ENOENT', 'ENOTDIR', 'EISDIR') ? new NotFoundError('the object is not on disk', { cause: err }) : err
+      throw isCode(err, 'ENOENT', 'ENOTDIR') ? notOnDisk(err) : err
     })
     try {
-      const { size, mtime } = await file.stat()
-      if (range && (range.start < 0 || range.start > range.end || range.start >= size)) {
+      const stats = await file.stat()
+      if (!stats.isFile()) throw notOnDisk()
+      if (range && (range.start < 0 || range.start > range.end || range.start >= stats.size)) {
         throw new RangeNotSatisfiableError()
       }
-      const served = range ? { start: range.start, end: Math.min(range.end, size - 1) } : undefined
-      const meta = await this.readMeta(key)
-      const body = file.createReadStream({ start: served?.start, end: served?.end })
-      return { ...this.info(key, meta, size, mtime), body, range: served }
+      const served = range ? { start: range.start, end: Math.min(range.end, stats.size - 1) } : undefined
+      const info = this.info(key, await this.readMeta(key), stats.size, stats.mtime)
+      return { ...info, body: file.createReadStream({ start: served?.start, end: served?.end }), range: served }
     } catch (err) {
       await file.close()
       throw err
@@ -202,11 +187,7 @@ export class LocalDiskStore implements ObjectStore {
   /** Removes now-empty parent directories, best effort, stopping at the tree's base. */
   private async prune(dir: string, base: string): Promise<void> {
     for (let current = dir; current.startsWith(base + sep); current = dirname(current)) {
-      try {
-        await rmdir(current)
-      } catch {
-        return
-      }
+      if (!(await rmdir(current).then(() => true, () => false))) return
     }
   }
 
@@ -221,7 +202,7 @@ export class LocalDiskStore implements ObjectStore {
       await this.place(tmp, target)
     } catch (err) {
       await rm(tmp, { force: true })
-      throw isCode(err, 'ENOENT', 'ENOTDIR') ? new NotFoundError('the object is not on disk', { cause: err }) : err
+      throw isCode(err, 'ENOENT', 'ENOTDIR') ? notOnDisk(err) : err
     }
     const { size } = await stat(target)
     const copied: Meta = meta ?? { contentType: 'application/octet-stream', etag: '', tags: {}, size, lastModified: '' }
@@ -229,15 +210,11 @@ export class LocalDiskStore implements ObjectStore {
   }
 
   async setTags(key: string, tags: Record<string, string>): Promise<void> {
-    const meta = await this.readMeta(key)
-    if (!meta || !(await this.head(key))) throw new NotFoundError('the object is not on disk')
-    await this.writeMeta(key, { ...meta, tags: { ...tags } })
+    await this.writeMeta(key, { ...(await this.liveMeta(key)), tags: { ...tags } })
   }
 
   async getTags(key: string): Promise<Record<string, string>> {
-    const meta = await this.readMeta(key)
-    if (!meta || !(await this.head(key))) throw new NotFoundError('the object is not on disk')
-    return meta.tags
+    return (await this.liveMeta(key)).tags
   }
 
   async list(prefix: string, options: { cursor?: string; limit?: number } = {}): Promise<ListPage> {
@@ -245,7 +222,7 @@ export class LocalDiskStore implements ObjectStore {
     const cursor = options.cursor
     const slash = prefix.lastIndexOf('/')
     const start = slash < 0 ? this.objects : this.pathFor(this.objects, prefix.slice(0, slash))
-    const keys = (await this.walk(start))
+    const keys = (await this.keysUnder(start))
       .filter((key) => key.startsWith(prefix) && (cursor === undefined || compareKeys(key, cursor) > 0))
       .sort(compareKeys)
     const page = keys.slice(0, limit)
@@ -258,37 +235,28 @@ export class LocalDiskStore implements ObjectStore {
   }
 
   /** Every key under a directory of the objects tree. */
-  private async walk(dir: string): Promise<string[]> {
-    let entries
-    try {
-      entries = await readdir(dir, { withFileTypes: true })
-    } catch (err) {
+  private async keysUnder(dir: string): Promise<string[]> {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch((err: unknown) => {
       if (isCode(err, 'ENOENT', 'ENOTDIR')) return []
       throw err
-    }
-    const keys: string[] = []
-    for (const entry of entries) {
-      const path = join(dir, entry.name)
-      if (entry.isDirectory()) keys.push(...(await this.walk(path)))
-      else if (entry.isFile()) keys.push(relative(this.objects, path).split(sep).join('/'))
-    }
-    return keys
+    })
+    return entries
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(this.objects, join(entry.parentPath, entry.name)).split(sep).join('/'))
   }
 
   async listIncompleteUploads(prefix = ''): Promise<IncompleteUpload[]> {
     await this.ensureDirs()
     const uploads: IncompleteUpload[] = []
     for (const name of await readdir(this.incoming)) {
-      const uploadId = name.slice(0, -'.json'.length)
-      if (!name.endsWith('.json') || !UPLOAD_ID.test(uploadId)) continue
-      try {
-        const manifest = JSON.parse(await readFile(join(this.incoming, name), 'utf8')) as Manifest
-        if (manifest.key.startsWith(prefix)) {
-          uploads.push({ key: manifest.key, uploadId, initiated: new Date(manifest.initiated) })
-        }
-      } catch (err) {
-        if (!isCode(err, 'ENOENT')) throw err // finished while we listed
-      }
+      const uploadId = name.replace(/\.json$/, '')
+      if (uploadId === name || !UPLOAD_ID.test(uploadId)) continue
+      const manifest = await readFile(join(this.incoming, name), 'utf8').then(
+        (text) => JSON.parse(text) as { key: string; initiated: string },
+        () => undefined, // finished while we listed
+      )
+      if (!manifest?.key.startsWith(prefix)) continue
+      uploads.push({ key: manifest.key, uploadId, initiated: new Date(manifest.initiated) })
     }
     return uploads.sort((a, b) => compareKeys(a.key, b.key))
   }
@@ -303,7 +271,6 @@ export class LocalDiskStore implements ObjectStore {
   async ping(): Promise<void> {
     try {
       await this.ensureDirs()
-      await access(this.incoming, constants.W_OK)
       const probe = join(this.incoming, `${randomUUID()}.ping`)
       await writeFile(probe, '')
       await rm(probe)

@@ -35,6 +35,7 @@ import type {
   PresignPutInput,
   PutInput,
 } from './types.js'
+import { StorageError } from '../errors.js'
 import { toStoreError } from './s3-errors.js'
 
 const GIB = 1024 ** 3
@@ -125,7 +126,9 @@ export class S3Store implements ObjectStore {
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       const result = await this.send('PutObject', () => upload.done())
-      return { etag: result.ETag ?? '' }
+      // RGW (so Spaces) answers CompleteMultipartUpload with an empty ETag; HeadObject has it.
+      if (result.ETag) return { etag: result.ETag }
+      return { etag: (await this.head(key))?.etag ?? '' }
     } catch (err) {
       // A failure of the stream itself (limit, client gone) carries its own error: keep it.
       const streamError = (body as Readable & { errored?: Error | null }).errored
@@ -338,7 +341,14 @@ export class S3Store implements ObjectStore {
   }
 
   async ping(): Promise<void> {
-    await this.send('HeadBucket', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })))
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }))
+    } catch (err) {
+      // HEAD has no body, so a missing bucket arrives as a bare 404 "NotFound": not a missing file.
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
+      if (status === 404) throw new StorageError('HeadBucket: NoSuchBucket', { cause: err })
+      throw toStoreError('HeadBucket', err)
+    }
   }
 
   async close(): Promise<void> {

@@ -17,34 +17,37 @@ export const migrations: readonly Migration[] = [
     version: 1,
     up: `
       CREATE TABLE objects (
-        id           TEXT PRIMARY KEY,
-        key          TEXT NOT NULL,
-        org_id       TEXT NOT NULL,
-        system       TEXT NOT NULL,
-        object_type  TEXT NOT NULL,
-        object_id    TEXT NOT NULL,
-        filename     TEXT NOT NULL,
-        state        TEXT NOT NULL CHECK (state IN ('pending', 'live', 'trashed', 'failed', 'purged')),
-        -- sha256 and etag are known once the upload is committed; size too, unless a direct
-        -- upload promised one at reserve.
-        size         INTEGER,
-        sha256       TEXT,
-        etag         TEXT,
-        content_type TEXT NOT NULL,
-        created_at   TEXT NOT NULL,
-        created_by   TEXT NOT NULL,
-        deleted_at   TEXT,
-        deleted_by   TEXT,
-        trash_id     TEXT UNIQUE,
-        trash_key    TEXT,
-        purge_after  TEXT,
-        fail_reason  TEXT,
-        updated_at   TEXT NOT NULL
+        id            TEXT PRIMARY KEY,
+        key           TEXT NOT NULL,
+        org_id        TEXT NOT NULL,
+        system        TEXT NOT NULL,
+        object_type   TEXT NOT NULL,
+        object_id     TEXT NOT NULL,
+        filename      TEXT NOT NULL,
+        state         TEXT NOT NULL CHECK (state IN ('pending', 'live', 'trashed', 'failed', 'purged')),
+        -- size, sha256 and etag are known only once the upload is committed.
+        size          INTEGER,
+        sha256        TEXT,
+        etag          TEXT,
+        content_type  TEXT NOT NULL,
+        created_at    TEXT NOT NULL,
+        created_by    TEXT NOT NULL,
+        deleted_at    TEXT,
+        deleted_by    TEXT,
+        trash_id      TEXT,
+        trash_key     TEXT,
+        purge_after   TEXT,
+        fail_reason   TEXT,
+        -- What a direct browser upload promised, checked when it completes.
+        expected_size INTEGER,
+        updated_at    TEXT NOT NULL
       );
       -- The database, not the code, guarantees one live file and one upload in flight per key,
       -- whichever process writes.
       CREATE UNIQUE INDEX objects_live_key ON objects (key) WHERE state = 'live';
       CREATE UNIQUE INDEX objects_pending_key ON objects (key) WHERE state = 'pending';
+      -- Partial, so rows that never went to trash cost no index write.
+      CREATE UNIQUE INDEX objects_trash_id ON objects (trash_id) WHERE trash_id IS NOT NULL;
       -- Listing pages through objects_live_key: a key starts with org/system/objectType/objectId/,
       -- so each filter is a key-prefix range already in key order. This one serves usage().
       CREATE INDEX objects_live_usage ON objects (org_id, system, size) WHERE state = 'live';

@@ -22,30 +22,19 @@ export const SEARCH_BATCH = 256
 
 type EventRow = Omit<AuditEvent, 'roles'> & { roles: string }
 
-interface Head {
-  seq: number
-  hash: string
-  /** PRAGMA data_version when the head was read: it changes only when another connection commits. */
-  dataVersion: number
-}
-
 export class AuditLog {
   private readonly insert: Statement
   private readonly selectHead: Statement
-  private readonly dataVersion: Statement
   private readonly selectAll: Statement
   private readonly copyToSearch: Statement
   private readonly queries = new Map<string, Statement>()
-  private readonly appendTx: (input: AuditInput) => { event: AuditEvent; dataVersion: number }
-  /** The chain's last event as this connection last saw it; saves a read per append. */
-  private head: Head | undefined
+  private readonly appendTx: (input: AuditInput) => AuditEvent
 
   constructor(private readonly db: Database) {
     this.insert = db.prepare(`INSERT INTO audit (seq, id, ts, actor, org, roles, ip, user_agent, request_id,
       action, key, result, status, error_code, bytes, sha256, ttl, prev_hash, hash)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
     this.selectHead = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1')
-    this.dataVersion = db.prepare('PRAGMA data_version').pluck()
     this.selectAll = db.prepare(`SELECT ${EVENT_COLUMNS} FROM audit a ORDER BY a.seq`)
     this.copyToSearch = db.prepare(`INSERT INTO audit_search (seq, org, key, actor, action, ts)
       SELECT seq, org, key, actor, action, ts FROM audit
@@ -55,21 +44,17 @@ export class AuditLog {
   }
 
   append(input: AuditInput): AuditEvent {
-    const { event, dataVersion } = this.appendTx(input)
-    // Only after COMMIT: a rolled-back append must not move the cached head.
-    this.head = { seq: event.seq, hash: event.hash, dataVersion }
-    return event
+    return this.appendTx(input)
   }
 
-  /** Runs inside BEGIN IMMEDIATE: no other connection can append until we commit. */
-  private appendLocked(input: AuditInput): { event: AuditEvent; dataVersion: number } {
-    const dataVersion = this.dataVersion.get() as number
-    let head = this.head
-    if (head === undefined || head.dataVersion !== dataVersion) {
-      // Another connection (a CLI, a second process) may have appended: take the head from the file.
-      const row = this.selectHead.get() as { seq: number; hash: string } | undefined
-      head = { seq: row?.seq ?? 0, hash: row?.hash ?? GENESIS_HASH, dataVersion }
-    }
+  /**
+   * Runs inside BEGIN IMMEDIATE: no other connection can append until we commit, so the head read
+   * here is the head, whichever process wrote it. (Caching it and checking PRAGMA data_version
+   * instead would save about 0.7 µs of an append's ~35 µs: not worth a second source of truth.)
+   */
+  private appendLocked(input: AuditInput): AuditEvent {
+    const row = this.selectHead.get() as { seq: number; hash: string } | undefined
+    const head = { seq: row?.seq ?? 0, hash: row?.hash ?? GENESIS_HASH }
     const unhashed = {
       id: randomUUID(),
       seq: head.seq + 1,
@@ -114,7 +99,7 @@ export class AuditLog {
       event.hash,
     )
     if (event.seq % SEARCH_BATCH === 0) this.copyToSearch.run()
-    return { event, dataVersion }
+    return event
   }
 
   /** Newest first. `since` is inclusive and `until` exclusive, so adjacent windows do not overlap. */

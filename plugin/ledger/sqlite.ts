@@ -48,9 +48,9 @@ const USD_PER_BYTE_MONTH = 5 / (250 * 1024 ** 3)
 const OBJECT_COLUMNS = `id, key, org_id AS orgId, system, object_type AS objectType, object_id AS objectId,
   filename, state, size, sha256, etag, content_type AS contentType, created_at AS createdAt,
   created_by AS createdBy, deleted_at AS deletedAt, deleted_by AS deletedBy, trash_id AS trashId,
-  trash_key AS trashKey, purge_after AS purgeAfter, fail_reason AS failReason`
+  trash_key AS trashKey, purge_after AS purgeAfter, fail_reason AS failReason, expected_size AS expectedSize`
 
-/** As stored: sha256 and etag stay NULL until an upload is committed, and size unless promised. */
+/** As stored: size, sha256 and etag stay NULL until an upload is committed. */
 type StoredRow = Omit<ObjectRow, 'size' | 'sha256' | 'etag'> & {
   size: number | null
   sha256: string | null
@@ -64,9 +64,8 @@ function prepareStatements(db: DatabaseHandle) {
     liveByKey: select(`key = ? AND state = 'live'`),
     pendingByKey: select(`key = ? AND state = 'pending'`),
     trashById: select(`trash_id = ? AND state = 'trashed'`),
-    // A pending row's size is the size a direct upload promised (checked on completion), if any.
     insertPending: db.prepare(`INSERT INTO objects (id, key, org_id, system, object_type, object_id, filename,
-      state, size, content_type, created_at, created_by, updated_at)
+      state, expected_size, content_type, created_at, created_by, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`),
     // created_at moves to the commit: a record's createdAt is when the file became available.
     commit: db.prepare(`UPDATE objects SET state = 'live', size = ?, sha256 = ?, etag = ?,
@@ -287,14 +286,13 @@ export class SqliteLedger implements Ledger {
       const trash = this.stmt.usageTrash.get(orgId) as { objects: number; bytes: number }
       // Trashed bytes are still stored, so they are still billed.
       const cost = Math.round((bytes + trash.bytes) * USD_PER_BYTE_MONTH * 1e4) / 1e4
-      return { orgId, objects, bytes, bySystem, trash: { ...trash }, estimatedMonthlyCostUsd: cost }
+      return { orgId, objects, bytes, bySystem, trash, estimatedMonthlyCostUsd: cost }
     })
   }
 
   checkWritable(): void {
-    this.guard(() => {
-      this.db.transaction(() => this.stmt.health.run(new Date().toISOString())).immediate()
-    })
+    // A single statement is its own transaction: it must take the write lock and write the WAL.
+    this.guard(() => this.stmt.health.run(new Date().toISOString()))
   }
 
   close(): void {

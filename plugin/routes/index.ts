@@ -16,8 +16,9 @@ export async function spacesRoutes(app: FastifyInstance, deps: RouteDeps): Promi
   app.setErrorHandler(errorHandler(maxUploadBytes))
   registerAuditHooks(app, deps.storage.ledger)
   await app.register(multipart, {
-    // Never buffered: each file part is streamed to the store as it arrives.
-    limits: { fileSize: maxUploadBytes, files: 100, parts: 1000, fields: 20, fieldSize: 64 * 1024 },
+    // Never buffered: each file part is streamed to the store as it arrives. busboy's own limit
+    // sits one byte above ours: it truncates silently, while our meter fails the upload with 413.
+    limits: { fileSize: maxUploadBytes + 1, files: 100, parts: 1000, fields: 20, fieldSize: 64 * 1024 },
     throwFileSizeLimit: true,
   })
   await app.register(fileRoutes, deps)

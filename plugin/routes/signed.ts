@@ -65,19 +65,20 @@ export async function signedRoutes(app: FastifyInstance, { storage, access }: Ro
     },
   )
 
-  app.get<{ Params: { token: string } }>(
-    '/signed/:token',
+  // A wildcard, not a :param: tokens outgrow the router's 100-character parameter limit.
+  app.get<{ Params: { '*': string } }>(
+    '/signed/*',
     {
       exposeHeadRoute: false,
       // No bearer token: the URL itself is the credential. Hosts skip their auth hook on `public`.
       config: { operation: 'storage.object.signed_download', audit: 'download', public: true },
       schema: {
         summary: 'Serve a proxy-mode signed URL',
-        params: { type: 'object', properties: { token: { type: 'string', maxLength: 4096 } } },
+        params: { type: 'object', properties: { '*': { type: 'string', maxLength: 4096 } } },
       },
     },
     async (request, reply) => {
-      const claims = verifySignedToken(secret, request.params.token)
+      const claims = verifySignedToken(secret, request.params['*'])
       access.note(request, { key: claims.key, actor: { sub: claims.sub, org: claims.org } })
       const record = storage.stat(claims.key)
       const bytes = await sendFile(storage, request, reply, record, { disposition: claims.disposition })

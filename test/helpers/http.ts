@@ -44,14 +44,24 @@ export interface SentRequest {
   body: string
 }
 
-/** Streams `body` to a real socket and collects the answer. */
+/**
+ * Streams `body` to a real socket and collects the answer. A server may answer (413) and close
+ * before the body is sent: the write error that follows is expected, the answer is what counts.
+ */
 export async function sendStream(
   url: string,
   options: { method: string; headers?: Record<string, string | number>; body: Readable },
 ): Promise<SentRequest> {
   const req = httpRequest(url, { method: options.method, headers: options.headers })
+  const answered = new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    req.on('response', resolve)
+    req.on('error', reject)
+  })
+  options.body.on('error', (err) => req.destroy(err))
   options.body.pipe(req)
-  const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage]
+  const res = await answered
+  options.body.unpipe(req)
+  options.body.destroy()
   let body = ''
   for await (const chunk of res) body += chunk
   return { status: res.statusCode ?? 0, headers: res.headers, body }
