@@ -117,6 +117,8 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger): void {
     if (entry.written) return
     entry.written = true
     const replyStatus = aborted ? 499 : (reply?.statusCode ?? 500)
+    // Refused before the handler ran (no token): still say which file was asked for.
+    const askedKey = request.routeOptions.url?.endsWith('/files/*') ? (request.params as { '*'?: string })['*'] : undefined
     const notes = entry.notes.length > 0 ? entry.notes : [{}]
     const who = entry.identity
     for (const note of notes) {
@@ -130,7 +132,7 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger): void {
           userAgent: request.headers['user-agent'] ?? null,
           requestId: request.id,
           action: note.action ?? action,
-          key: note.key ?? null,
+          key: note.key ?? askedKey ?? null,
           result: resultOf(status),
           status,
           errorCode: note.errorCode ?? (status >= 400 ? (entry.errorCode ?? (aborted ? 'CLIENT_ABORTED' : null)) : null),

@@ -15,7 +15,7 @@ import { Storage } from './storage.js'
 import './types.js'
 
 export interface FastifySpacesPluginOptions extends FastifySpacesOptions {
-  /** Where the routes go, e.g. `/v1` (fastify-plugin ignores register's own prefix). */
+  /** Where the routes go, e.g. `/v1` (fastify-plugin leaves register's prefix to us). */
   prefix?: string
 }
 
@@ -39,7 +39,7 @@ async function fastifySpaces(app: FastifyInstance, options: FastifySpacesPluginO
     if (!isLedger(options.ledger)) ledger.close()
   })
   if (resolved.routes) {
-    await app.register(spacesRoutes, { prefix: options.prefix ?? '', storage, access: createAccess(options) })
+    await app.register(spacesRoutes, { prefix: options.prefix, storage, access: createAccess(options) })
   }
 }
 

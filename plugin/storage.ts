@@ -214,10 +214,10 @@ export class Storage {
     try {
       const info = await this.store.head(pending.key)
       if (!info) throw new UploadMismatchError('nothing was uploaded to this key')
-      if (info.size !== pending.size || info.contentType !== pending.contentType) {
+      if (info.size !== pending.expectedSize || info.contentType !== pending.contentType) {
         await this.store.delete(pending.key)
         throw new UploadMismatchError(
-          `expected ${pending.size} bytes of ${pending.contentType}, found ${info.size} bytes of ${info.contentType}`,
+          `expected ${pending.expectedSize} bytes of ${pending.contentType}, found ${info.size} bytes of ${info.contentType}`,
         )
       }
       const sha256 = await this.hashStored(pending.key)

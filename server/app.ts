@@ -99,6 +99,8 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
       signedUrls: { ...config.signedUrls, secret: signingKey(config.signingSecret) },
     })
     startSweeper(v1, v1.storage, config)
+    // The CLI, tests and embedding code reach the same storage service from the root instance.
+    app.decorate('storage', v1.storage)
   }, { prefix: '/v1' })
   return app
 }

@@ -120,7 +120,7 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
     },
   )
 
-  app.get<{ Params: KeyParams; Querystring: { inline?: boolean } }>(
+  app.get<{ Params: KeyParams; Querystring: { inline?: string } }>(
     '/files/*',
     {
       exposeHeadRoute: false,
@@ -128,7 +128,7 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
       schema: {
         summary: 'Download a file (Range, If-None-Match supported)',
         params: keyParams,
-        querystring: { type: 'object', properties: { inline: { type: 'boolean', default: false } } },
+        querystring: { type: 'object', properties: { inline: { type: 'string', description: '1 or true: Content-Disposition inline' } } },
       },
     },
     async (request, reply) => {
@@ -137,7 +137,7 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
       await access.require(request, 'read', { orgId: parts.orgId, system: parts.system, key: parts.key })
       const record = storage.stat(parts.key)
       const bytes = await sendFile(storage, request, reply, record, {
-        disposition: request.query.inline ? 'inline' : 'attachment',
+        disposition: request.query.inline === '1' || request.query.inline === 'true' ? 'inline' : 'attachment',
       })
       access.note(request, { key: parts.key, bytes, sha256: record.sha256 })
       return reply

@@ -11,8 +11,10 @@ import { signedRoutes } from './signed.js'
 import { trashRoutes } from './trash.js'
 import { uploadRoutes } from './uploads.js'
 
-export async function spacesRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { maxUploadBytes } = deps.storage.options
+export async function spacesRoutes(app: FastifyInstance, { storage, access }: RouteDeps): Promise<void> {
+  // Pass only the dependencies down: the options object also carries our own `prefix`.
+  const deps: RouteDeps = { storage, access }
+  const { maxUploadBytes } = storage.options
   app.setErrorHandler(errorHandler(maxUploadBytes))
   registerAuditHooks(app, deps.storage.ledger)
   await app.register(multipart, {
