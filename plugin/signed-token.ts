@@ -80,8 +80,10 @@ export function verifySignedToken(secret: Buffer | string, token: string, now: D
 
   const nowSeconds = Math.floor(now.getTime() / 1000)
   // An invalid Date would make every comparison false, i.e. never expired: fail closed instead.
-  if (!Number.isFinite(nowSeconds) || payload.expiresAt <= nowSeconds) throw new SignedUrlInvalidError()
-
   const { key, expiresAt, disposition, sub, org } = payload
+  if (!Number.isFinite(nowSeconds) || expiresAt <= nowSeconds) {
+    // The signature held, so the claims are ours: the audit log may say whose link expired.
+    throw Object.assign(new SignedUrlInvalidError(), { expiredClaims: { key, expiresAt, disposition, sub, org } })
+  }
   return { key, expiresAt, disposition, sub, org }
 }

@@ -78,7 +78,14 @@ export async function signedRoutes(app: FastifyInstance, { storage, access }: Ro
       },
     },
     async (request, reply) => {
-      const claims = verifySignedToken(secret, request.params['*'])
+      let claims
+      try {
+        claims = verifySignedToken(secret, request.params['*'])
+      } catch (err) {
+        const expired = (err as { expiredClaims?: { key: string; sub: string; org: string } }).expiredClaims
+        if (expired) access.note(request, { key: expired.key, actor: { sub: expired.sub, org: expired.org } })
+        throw err
+      }
       access.note(request, { key: claims.key, actor: { sub: claims.sub, org: claims.org } })
       const record = storage.stat(claims.key)
       const bytes = await sendFile(storage, request, reply, record, { disposition: claims.disposition })
