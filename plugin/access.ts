@@ -109,8 +109,8 @@ function resultOf(status: number): AuditInput['result'] {
  * Writes the audit events of every route whose config names an `audit` action: on success,
  * denial, failure, and when the client goes away mid-request.
  */
-export function registerAuditHooks(app: FastifyInstance, ledger: Ledger): void {
-  function write(request: FastifyRequest, reply: FastifyReply | undefined, aborted: boolean) {
+export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access: Access): void {
+  async function write(request: FastifyRequest, reply: FastifyReply | undefined, aborted: boolean) {
     const action = (request.routeOptions.config as { audit?: AuditAction }).audit
     if (!action) return
     const entry = auditOf(request)
@@ -120,7 +120,8 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger): void {
     // Refused before the handler ran (no token): still say which file was asked for.
     const askedKey = request.routeOptions.url?.endsWith('/files/*') ? (request.params as { '*'?: string })['*'] : undefined
     const notes = entry.notes.length > 0 ? entry.notes : [{}]
-    const who = entry.identity
+    // A request that failed before its handler asked who it was (404 trash id) still has an actor.
+    const who = entry.identity ?? (await access.identity(request).catch(() => undefined))
     for (const note of notes) {
       const status = note.status ?? replyStatus
       try {

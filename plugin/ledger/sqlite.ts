@@ -63,7 +63,7 @@ function prepareStatements(db: DatabaseHandle) {
   return {
     liveByKey: select(`key = ? AND state = 'live'`),
     pendingByKey: select(`key = ? AND state = 'pending'`),
-    trashById: select(`trash_id = ? AND state = 'trashed'`),
+    trashById: select(`trash_id = ?`),
     insertPending: db.prepare(`INSERT INTO objects (id, key, org_id, system, object_type, object_id, filename,
       state, expected_size, content_type, created_at, created_by, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`),

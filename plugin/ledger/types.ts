@@ -167,6 +167,7 @@ export interface Ledger {
   listLive(filter: FileFilter, page: PageRequest): Page<FileRecord>
   /** Moves the live row for `key` to trash. Returns undefined when no live row holds it. */
   markTrashed(key: string, input: TrashInput): TrashRecord | undefined
+  /** The row a trash id names, trashed or already purged. */
   getTrash(trashId: string): ObjectRow | undefined
   listTrash(orgId: string, page: PageRequest): Page<TrashRecord>
   /** Makes a trashed row live again; throws RestoreConflictError if a live row holds the key. */

@@ -16,7 +16,7 @@ export async function spacesRoutes(app: FastifyInstance, { storage, access }: Ro
   const deps: RouteDeps = { storage, access }
   const { maxUploadBytes } = storage.options
   app.setErrorHandler(errorHandler(maxUploadBytes))
-  registerAuditHooks(app, deps.storage.ledger)
+  registerAuditHooks(app, storage.ledger, access)
   await app.register(multipart, {
     // Never buffered: each file part is streamed to the store as it arrives. busboy's own limit
     // sits one byte above ours: it truncates silently, while our meter fails the upload with 413.

@@ -37,8 +37,8 @@ export async function trashRoutes(app: FastifyInstance, { storage, access }: Rou
       schema: { summary: 'Restore a soft-deleted file to its key', params: trashParams },
     },
     async (request) => {
+      access.note(request, { key: storage.ledger.getTrash(request.params.trashId)?.key ?? null })
       const row = storage.trashEntry(request.params.trashId)
-      access.note(request, { key: row.key })
       await access.require(request, 'delete', { orgId: row.orgId, system: row.system, key: row.key })
       const record = await storage.restore(row.trashId!)
       access.note(request, { key: record.key, bytes: record.size, sha256: record.sha256 })
@@ -53,8 +53,8 @@ export async function trashRoutes(app: FastifyInstance, { storage, access }: Rou
       schema: { summary: 'Hard-delete a soft-deleted file now (admin)', params: trashParams },
     },
     async (request) => {
+      access.note(request, { key: storage.ledger.getTrash(request.params.trashId)?.key ?? null })
       const row = storage.trashEntry(request.params.trashId)
-      access.note(request, { key: row.key })
       await access.require(request, 'purge', { orgId: row.orgId, system: row.system, key: row.key })
       await storage.purge(row.trashId!)
       access.note(request, { key: row.key, bytes: row.size, sha256: row.sha256 })
