@@ -159,7 +159,7 @@ try {
     const rates = c.seconds.map(rate)
     const ratio = c.baseline ? median(rates) / median(c.baseline.seconds.map(rate)) : undefined
     return [c.label, ...rates.map((r) => r.toFixed(0)), median(rates).toFixed(0), ratio ? `${ratio.toFixed(2)}x` : '',
-      c.growthKb ? c.growthKb.map((kb) => (kb / 1024).toFixed(0)).join(' / ') : '']
+      c.growthKb ? c.growthKb.map((kb) => String(Math.round(kb / 1024) || 0)).join(' / ') : '']
   })
   const head = ['case', ...Array.from({ length: runs }, (_, i) => `run ${i + 1}`), 'median', 'vs direct', 'server peak RSS +MiB']
   const width = Math.max(...rows.map((r) => r[0]!.length))

@@ -94,6 +94,12 @@ async function watchNetwork(page: Page): Promise<() => Seen[]> {
   return () => [...seen.values()]
 }
 
+/** Waits (bounded) for CDP events that may trail the page script's result. */
+async function until(ready: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!ready() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+}
+
 /** An OPTIONS preflight sent from Node, as a browser at `origin` would send it. */
 async function preflight(url: string, origin: string, method: string, headers: string): Promise<Response> {
   return fetch(url, {
@@ -174,8 +180,12 @@ t.test('browser: direct upload and signed download from an allowed origin; anoth
         // A plain GET: no preflight, but the response must carry the bucket's CORS headers.
         const get = await fetch(signed.url, { signal: AbortSignal.timeout(timeoutMs) })
         const getBytes = hex(await get.arrayBuffer())
-        // A ranged GET: Range is not safelisted, so this one is preflighted; exposed headers readable.
-        const ranged = await fetch(signed.url, { headers: { range: 'bytes=1-3' }, signal: AbortSignal.timeout(timeoutMs) })
+        // A conditional ranged GET, as a resuming download sends it. A single Range is safelisted
+        // (no preflight), If-None-Match is not: this one is preflighted. Exposed headers readable.
+        const ranged = await fetch(signed.url, {
+          headers: { range: 'bytes=1-3', 'if-none-match': '"stale"' },
+          signal: AbortSignal.timeout(timeoutMs),
+        })
         const rangedBytes = hex(await ranged.arrayBuffer())
         return {
           key: upload.key,
@@ -217,35 +227,37 @@ t.test('browser: direct upload and signed download from an allowed origin; anoth
     t.equal(result.contentRange, `bytes 1-3/${payload.length}`, 'Content-Range is exposed to the page')
     t.match(result.contentDisposition, /^attachment; filename/, 'Content-Disposition is exposed to the page')
 
-    // The browser's own record of the exchange: a preflight before each cross-origin call that needed one.
-    const preflights = network().filter((r) => r.type === 'Preflight')
-    const sidecarPreflights = preflights.filter((r) => r.url.startsWith(sidecar))
-    const bucketPreflights = preflights.filter((r) => r.url.startsWith(bucket.connection.endpoint))
-    t.ok(sidecarPreflights.length >= 1, `the browser preflighted the sidecar (${sidecarPreflights.length})`)
-    for (const p of sidecarPreflights) {
-      t.equal(p.method, 'OPTIONS')
-      t.equal(p.status, 204, `sidecar preflight ${new URL(p.url).pathname}`)
-      t.equal(p.headers?.['access-control-allow-origin'], allowed.origin)
-    }
-    const putPreflight = bucketPreflights.find((r) => r.url === result.url)
-    t.ok(putPreflight, 'the browser preflighted the presigned PUT')
-    t.equal(putPreflight?.status, 200, 'the bucket accepted the PUT preflight')
-    t.equal(putPreflight?.headers?.['access-control-allow-origin'], allowed.origin)
-    t.match(putPreflight?.headers?.['access-control-allow-methods'] ?? '', /PUT/)
-    const getPreflight = bucketPreflights.find((r) => r.url === result.signedUrl)
-    t.ok(getPreflight, 'the browser preflighted the ranged GET')
-    t.equal(getPreflight?.status, 200, 'the bucket accepted the GET preflight')
-    t.equal(getPreflight?.headers?.['access-control-allow-origin'], allowed.origin)
-    const actual = network().filter((r) => r.type !== 'Preflight' && r.url.startsWith(bucket.connection.endpoint))
+    // The browser's own record of the exchange: a preflight before each cross-origin call that
+    // needs one (Authorization, a JSON or PDF Content-Type, Range), then the call itself.
+    // CDP reports a preflight after the request it is for, so compare them per target, in order.
+    const seen = network().filter((r) => r.url.startsWith(sidecar) || r.url.startsWith(bucket.connection.endpoint))
+    const where = (r: Seen) => (r.url.startsWith(sidecar) ? `sidecar ${new URL(r.url).pathname}` : 'bucket')
+    const summary = seen
+      .map((r) => [where(r), r.method, r.type, r.status, r.headers?.['access-control-allow-origin']] as const)
+      .sort((a, b) => `${a[0]} ${a[1]} ${a[3]}`.localeCompare(`${b[0]} ${b[1]} ${b[3]}`))
     t.same(
-      actual.map((r) => [r.method, r.status, r.headers?.['access-control-allow-origin']]),
+      summary,
       [
-        ['PUT', 200, allowed.origin],
-        ['GET', 200, allowed.origin],
-        ['GET', 206, allowed.origin],
+        ['bucket', 'GET', 'Fetch', 200, allowed.origin],
+        ['bucket', 'GET', 'Fetch', 206, allowed.origin],
+        ['bucket', 'OPTIONS', 'Preflight', 200, allowed.origin],
+        ['bucket', 'OPTIONS', 'Preflight', 200, allowed.origin],
+        ['bucket', 'PUT', 'Fetch', 200, allowed.origin],
+        ['sidecar /v1/signed-urls', 'OPTIONS', 'Preflight', 204, allowed.origin],
+        ['sidecar /v1/signed-urls', 'POST', 'Fetch', 201, allowed.origin],
+        ['sidecar /v1/uploads', 'OPTIONS', 'Preflight', 204, allowed.origin],
+        ['sidecar /v1/uploads', 'POST', 'Fetch', 201, allowed.origin],
+        ['sidecar /v1/uploads/complete', 'OPTIONS', 'Preflight', 204, allowed.origin],
+        ['sidecar /v1/uploads/complete', 'POST', 'Fetch', 201, allowed.origin],
       ],
-      'the actual requests to the bucket, each answered with the allowed origin',
+      'each call that needs one was preflighted, and every answer carries the allowed origin',
     )
+    const bucketPreflights = seen.filter((r) => r.type === 'Preflight' && where(r) === 'bucket')
+    const putPreflight = bucketPreflights.find((r) => r.url === result.url)
+    t.ok(putPreflight, 'the presigned PUT was preflighted')
+    t.match(putPreflight?.headers?.['access-control-allow-methods'] ?? '', /PUT/)
+    t.ok(bucketPreflights.find((r) => r.url === result.signedUrl), 'the conditional signed GET was preflighted')
+    t.notOk(seen.some((r) => r.failed), 'no request failed')
 
     // The same preflights from Node, with the headers a browser sends.
     const putCheck = await preflight(result.url, allowed.origin, 'PUT', 'content-type')
@@ -318,9 +330,24 @@ t.test('browser: direct upload and signed download from an allowed origin; anoth
     for (const [name, outcome] of Object.entries(result)) {
       t.match(outcome, { ok: false, name: 'TypeError' }, `${name}: the browser refuses it as a CORS failure`)
     }
-    t.notOk(
-      network().some((r) => r.type !== 'Preflight' && r.method === 'PUT'),
-      'the refused preflight kept the PUT from being sent',
+    // What the browser saw: the bucket refused the PUT preflight (so the PUT was never sent) and
+    // answered the GET without an allow-origin; the sidecar's preflight answer had none either.
+    const isFailed = (r: Seen) => r.type !== 'Fetch' || r.failed !== undefined
+    await until(() => network().every(isFailed))
+    const seen = network().filter((r) => r.url.startsWith(sidecar) || r.url.startsWith(bucket.connection.endpoint))
+    const where = (r: Seen) => (r.url.startsWith(sidecar) ? `sidecar ${new URL(r.url).pathname}` : 'bucket')
+    t.same(
+      seen
+        .map((r) => [where(r), r.method, r.type, r.status, r.headers?.['access-control-allow-origin'], r.corsError])
+        .sort((a, b) => `${a[0]} ${a[1]}`.localeCompare(`${b[0]} ${b[1]}`)),
+      [
+        ['bucket', 'GET', 'Fetch', undefined, undefined, 'MissingAllowOriginHeader'],
+        ['bucket', 'OPTIONS', 'Preflight', 403, undefined, undefined],
+        ['bucket', 'PUT', 'Fetch', undefined, undefined, 'PreflightMissingAllowOriginHeader'],
+        ['sidecar /v1/signed-urls', 'OPTIONS', 'Preflight', 204, undefined, undefined],
+        ['sidecar /v1/signed-urls', 'POST', 'Fetch', undefined, undefined, 'PreflightMissingAllowOriginHeader'],
+      ],
+      'Chromium reports each refusal as a CORS error',
     )
     t.notOk((await bucket.keys()).includes(upload.key), 'nothing was uploaded from the other origin')
 

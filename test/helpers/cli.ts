@@ -1,0 +1,66 @@
+// Runs the real `spaces-proxy` CLI (through tsx) in a temp working directory, so no .env is read.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+export const CLI = resolve('server/cli.ts')
+const TSX = resolve('node_modules/tsx/dist/loader.mjs')
+
+export function cliArgs(args: string[]): string[] {
+  return ['--import', TSX, CLI, ...args]
+}
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+export function tempCwd(): string {
+  return mkdtempSync(join(tmpdir(), 'fastify-spaces-cli-'))
+}
+
+/** Runs a CLI command to completion (bounded by `timeoutMs`). */
+export async function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliResult> {
+  const child = spawn(process.execPath, cliArgs(args), { cwd: tempCwd(), env: { PATH: process.env.PATH ?? '', ...env } })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk) => (stdout += chunk))
+  child.stderr.on('data', (chunk) => (stderr += chunk))
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
+
+export interface RunningServer {
+  child: ChildProcess
+  port: number
+  output: () => string
+  exited: Promise<number | null>
+}
+
+/** Starts `spaces-proxy serve` and waits for its "Server listening" log line. */
+export async function startCliServer(env: Record<string, string>): Promise<RunningServer> {
+  const child = spawn(process.execPath, cliArgs(['serve']), {
+    cwd: tempCwd(),
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+  })
+  let output = ''
+  child.stderr.on('data', (chunk) => (output += chunk))
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000)
+    child.stdout.on('data', (chunk) => {
+      output += chunk
+      const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(output)
+      if (match) {
+        clearTimeout(timer)
+        resolve(Number(match[1]))
+      }
+    })
+    void exited.then((code) => reject(new Error(`server exited with ${code}:\n${output}`)))
+  })
+  return { child, port, output: () => output, exited }
+}
