@@ -4,7 +4,7 @@
 // (Debian's /usr/bin/chromium) driven by playwright-core; `scripts/test` installs it when missing.
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
@@ -44,7 +44,7 @@ function cli(args: string[], env: Record<string, string>, cwd: string): Promise<
 }
 
 /** A plain page server: any path gets an empty HTML page, so the page's origin is this server's. */
-async function pageServer(t: Test): Promise<{ server: Server; origin: string }> {
+async function pageServer(t: Test): Promise<{ origin: string }> {
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
     res.end('<!doctype html><meta charset="utf-8"><title>upload page</title><body>upload page</body>')
@@ -52,7 +52,7 @@ async function pageServer(t: Test): Promise<{ server: Server; origin: string }> 
   server.listen(0, '127.0.0.1')
   await new Promise((resolve) => server.once('listening', resolve))
   t.teardown(() => new Promise((resolve) => server.close(resolve)))
-  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
 }
 
 interface Seen {
@@ -228,8 +228,9 @@ t.test('browser: direct upload and signed download from an allowed origin; anoth
     t.match(result.contentDisposition, /^attachment; filename/, 'Content-Disposition is exposed to the page')
 
     // The browser's own record of the exchange: a preflight before each cross-origin call that
-    // needs one (Authorization, a JSON or PDF Content-Type, Range), then the call itself.
-    // CDP reports a preflight after the request it is for, so compare them per target, in order.
+    // needs one (Authorization, a JSON or PDF Content-Type, If-None-Match), then the call itself.
+    // CDP reports a preflight after the request it is for, so they are compared sorted by target.
+    await until(() => network().every((r) => r.type !== 'Fetch' || r.status !== undefined || r.failed !== undefined))
     const seen = network().filter((r) => r.url.startsWith(sidecar) || r.url.startsWith(bucket.connection.endpoint))
     const where = (r: Seen) => (r.url.startsWith(sidecar) ? `sidecar ${new URL(r.url).pathname}` : 'bucket')
     const summary = seen
@@ -266,7 +267,7 @@ t.test('browser: direct upload and signed download from an allowed origin; anoth
     t.match(putCheck.headers.get('access-control-allow-methods') ?? '', /PUT/)
     t.match((putCheck.headers.get('access-control-allow-headers') ?? '').toLowerCase(), /content-type/)
     t.equal(putCheck.headers.get('access-control-max-age'), '3000')
-    const getCheck = await preflight(result.signedUrl, allowed.origin, 'GET', 'range')
+    const getCheck = await preflight(result.signedUrl, allowed.origin, 'GET', 'if-none-match,range')
     t.equal(getCheck.status, 200)
     t.equal(getCheck.headers.get('access-control-allow-origin'), allowed.origin)
     const apiCheck = await preflight(`${sidecar}/v1/uploads`, allowed.origin, 'POST', 'authorization,content-type')
@@ -354,7 +355,7 @@ t.test('browser: direct upload and signed download from an allowed origin; anoth
     // From Node: the preflights get no allow-origin for that origin.
     for (const [url, method, requestHeaders] of [
       [upload.url, 'PUT', 'content-type'],
-      [signedUrl, 'GET', 'range'],
+      [signedUrl, 'GET', 'if-none-match,range'],
       [`${sidecar}/v1/uploads`, 'POST', 'authorization,content-type'],
     ] as const) {
       const res = await preflight(url, other.origin, method, requestHeaders)
