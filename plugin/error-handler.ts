@@ -2,7 +2,7 @@
 // code, whatever raised it (our code, Fastify, @fastify/multipart, @fastify/jwt, the S3 SDK).
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { BadRequestError, PayloadTooLargeError, UnauthorizedError, isRetryable } from './errors.js'
+import { BadRequestError, InternalError, PayloadTooLargeError, UnauthorizedError, isRetryable } from './errors.js'
 
 export interface ApiError {
   statusCode: number
@@ -35,7 +35,8 @@ export function toApiError(error: FastifyError, maxUploadBytes?: number): ApiErr
     const err = new BadRequestError(error.message)
     return { statusCode: error.statusCode && error.statusCode !== 500 ? error.statusCode : 400, code: err.code, message: err.message }
   }
-  return { statusCode: 500, code: 'FST_SPACES_INTERNAL', message: 'Internal error; it has been logged with the request id' }
+  const internal = new InternalError()
+  return { statusCode: 500, code: internal.code, message: internal.message }
 }
 
 export function errorHandler(maxUploadBytes?: number) {

@@ -91,6 +91,15 @@ export const StorageUnavailableError = createError(
   503,
 )
 export const LedgerError = createError('FST_SPACES_LEDGER_ERROR', 'The ledger failed (%s); retry later', 503)
+export const NotReadyError = createError('FST_SPACES_NOT_READY', '%s', 503)
+
+// Everything else.
+export const RouteNotFoundError = createError('FST_SPACES_ROUTE_NOT_FOUND', 'No route %s; see /docs for the API', 404)
+export const InternalError = createError(
+  'FST_SPACES_INTERNAL',
+  'Internal error; it has been logged with the request id',
+  500,
+)
 
 export const errors = {
   ConfigMissingError,
@@ -117,6 +126,9 @@ export const errors = {
   StorageError,
   StorageUnavailableError,
   LedgerError,
+  NotReadyError,
+  RouteNotFoundError,
+  InternalError,
 } as const
 
 /** Errors whose cause was the object store or the ledger: the client may retry. */

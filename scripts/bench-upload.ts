@@ -153,7 +153,10 @@ try {
     await pluginRun(cases.get, () => pluginGet(put))
   }
 
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const median = (xs: number[]): number => {
+    const sorted = [...xs].sort((a, b) => a - b)
+    return (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2
+  }
   const rate = (seconds: number): number => SIZE / MIB / seconds
   const rows = Object.values(cases).map((c) => {
     const rates = c.seconds.map(rate)

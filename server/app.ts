@@ -11,6 +11,7 @@ import { LocalDiskStore } from '../plugin/drivers/local.js'
 import { S3Store } from '../plugin/drivers/s3.js'
 import type { ObjectStore } from '../plugin/drivers/types.js'
 import { errorHandler } from '../plugin/error-handler.js'
+import { RouteNotFoundError } from '../plugin/errors.js'
 import { SqliteLedger } from '../plugin/ledger/sqlite.js'
 import type { Ledger } from '../plugin/ledger/types.js'
 import { registerJwt, requireBearer } from './auth.js'
@@ -54,8 +55,9 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
     forceCloseConnections: 'idle',
   })
   app.setErrorHandler(errorHandler(config.maxUploadBytes))
-  app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ statusCode: 404, code: 'FST_SPACES_ROUTE_NOT_FOUND', error: 'Not Found', message: `No route ${request.method} ${request.routeOptions.url ?? ''}`.trim() })
+  // The path is not echoed: it may hold a filename or a signed-URL token.
+  app.setNotFoundHandler((request) => {
+    throw new RouteNotFoundError(`for ${request.method} here`)
   })
 
   const store = createStore(config)

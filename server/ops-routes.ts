@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { ObjectStore } from '../plugin/drivers/types.js'
 import type { Ledger } from '../plugin/ledger/types.js'
+import { NotReadyError } from '../plugin/errors.js'
 
 const READY_TIMEOUT_MS = 3000
 
@@ -30,11 +31,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { store: ObjectSto
       problems.push(`ledger: ${(err as Error).message}`)
     }
     if (problems.length === 0) return { status: 'ready', store: deps.store.kind }
-    return reply.code(503).header('retry-after', '5').send({
-      statusCode: 503,
-      code: 'FST_SPACES_NOT_READY',
-      error: 'Service Unavailable',
-      message: problems.join('; '),
-    })
+    reply.header('retry-after', '5')
+    throw new NotReadyError(problems.join('; '))
   })
 }
