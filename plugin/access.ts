@@ -121,7 +121,9 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access:
     const askedKey = request.routeOptions.url?.endsWith('/files/*') ? (request.params as { '*'?: string })['*'] : undefined
     const notes = entry.notes.length > 0 ? entry.notes : [{}]
     // A request that failed before its handler asked who it was (404 trash id) still has an actor.
-    const who = entry.identity ?? (await access.identity(request).catch(() => undefined))
+    // Public routes (signed links) carry no bearer identity: their actor comes from the link.
+    const isPublic = request.routeOptions.config.public === true
+    const who = entry.identity ?? (isPublic ? undefined : await access.identity(request).catch(() => undefined))
     for (const note of notes) {
       const status = note.status ?? replyStatus
       try {
