@@ -157,6 +157,11 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
   return result
 }
 
+/** An upload of unknown length has at most 10,000 parts: size them from the largest upload allowed. */
+export function partSizeFor(maxUploadBytes: number, preferred = MIN_PART_SIZE): number {
+  return Math.max(preferred, MIN_PART_SIZE, Math.ceil(maxUploadBytes / MAX_PARTS))
+}
+
 export function resolveOptions(options: FastifySpacesOptions, randomSecret: () => Buffer): ResolvedOptions {
   if (!options.spaces === !options.store) {
     throw new ConfigMissingError('give the plugin either `spaces` (connection settings) or `store` (a driver)')
@@ -165,11 +170,7 @@ export function resolveOptions(options: FastifySpacesOptions, randomSecret: () =
     throw new ConfigInvalidError('`ledger` is required: a Ledger, or { path } for a SQLite file')
   }
   const maxUploadBytes = positiveInteger('maxUploadBytes', options.maxUploadBytes, 5 * 1024 * MIB)
-  // An upload of unknown length can have at most 10,000 parts: size them from the largest upload allowed.
-  const partSize = Math.max(
-    positiveInteger('partSize', options.partSize, MIN_PART_SIZE),
-    Math.ceil(maxUploadBytes / MAX_PARTS),
-  )
+  const partSize = partSizeFor(maxUploadBytes, positiveInteger('partSize', options.partSize, MIN_PART_SIZE))
   const signed = options.signedUrls ?? {}
   const minTtl = positiveInteger('signedUrls.minTtl', signed.minTtl, 300)
   const maxTtl = positiveInteger('signedUrls.maxTtl', signed.maxTtl, 900)

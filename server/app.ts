@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { spaces } from '../plugin/index.js'
 import { LocalDiskStore } from '../plugin/drivers/local.js'
 import { S3Store } from '../plugin/drivers/s3.js'
+import { partSizeFor } from '../plugin/options.js'
 import type { ObjectStore } from '../plugin/drivers/types.js'
 import { errorHandler } from '../plugin/error-handler.js'
 import { RouteNotFoundError } from '../plugin/errors.js'
@@ -29,9 +30,9 @@ export interface BuildOverrides {
 
 const MIB = 1024 * 1024
 
-export function createStore(config: ServerConfig): ObjectStore {
+export function createStore(config: ServerConfig, onError?: (operation: string, code: string) => void): ObjectStore {
   if (!config.spaces) return new LocalDiskStore({ root: join(config.dataDir, 'objects') })
-  return new S3Store({ connection: config.spaces, partSize: 5 * MIB, queueSize: 4 })
+  return new S3Store({ connection: config.spaces, partSize: partSizeFor(config.maxUploadBytes), queueSize: 4, onError })
 }
 
 /** Separate keys for separate jobs: proxy-URL signatures never reuse the JWT secret itself. */
@@ -60,7 +61,8 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
     throw new RouteNotFoundError(`for ${request.method} here`)
   })
 
-  const store = createStore(config)
+  const metrics = registerMetrics(app)
+  const store = createStore(config, (operation, code) => metrics.storeErrors.inc({ operation, code }))
   const ledger: Ledger = SqliteLedger.open({ path: config.ledgerPath })
   app.addHook('onClose', async () => {
     await store.close()
@@ -86,7 +88,6 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
     maxAge: 3000,
   })
   await registerJwt(app, config.jwt)
-  registerMetrics(app)
   registerOpsRoutes(app, { store, ledger })
 
   await app.register(async (v1) => {

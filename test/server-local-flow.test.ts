@@ -64,6 +64,11 @@ test('upload (-T and -F), download, signed URL, delete, restore and audit on loc
   const verify = await app.inject({ method: 'GET', url: '/v1/audit/verify', headers })
   t.match(verify.json(), { ok: true, events: Number })
 
+  const metrics = (await app.inject('/metrics')).body
+  t.match(metrics, /spaces_proxy_uploads_total\{result="ok"\} 2/, 'uploads are counted')
+  t.match(metrics, /spaces_proxy_errors_total\{code="FST_SPACES_NOT_FOUND"\} 2/, 'errors by code')
+  t.match(metrics, /spaces_proxy_request_duration_seconds_count\{operation="storage.object.download",status="200"\} \d/)
+
   const usage = await app.inject({ method: 'GET', url: '/v1/usage', headers })
   t.match(usage.json(), { orgId: 'org-123', objects: 3, bytes: 17, bySystem: { epcr: { objects: 1 }, billing: { objects: 2 } } })
 })

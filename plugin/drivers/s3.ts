@@ -52,6 +52,8 @@ export interface S3StoreOptions {
   /** Milliseconds to wait for a connection and for a response. */
   connectionTimeout?: number
   requestTimeout?: number
+  /** Told of every failed S3 request (after the SDK's retries), e.g. to count them in metrics. */
+  onError?: (operation: string, code: string) => void
 }
 
 /** Client settings that Spaces needs: see NOTES on checksums. */
@@ -101,6 +103,22 @@ export class S3Store implements ObjectStore {
     this.client = createS3Client(options.connection, options)
     const cdn = options.connection.cdnEndpoint
     this.cdnClient = cdn ? createCdnPresignClient(options.connection, cdn) : undefined
+    const onError = options.onError
+    if (onError) {
+      // One middleware sees every command, including those lib-storage sends for us.
+      this.client.middlewareStack.add(
+        (next, context) => async (args) => {
+          try {
+            return await next(args)
+          } catch (err) {
+            const sdk = err as { Code?: string; code?: string; name?: string }
+            onError(context.commandName ?? 'unknown', sdk.Code ?? sdk.code ?? sdk.name ?? 'Unknown')
+            throw err
+          }
+        },
+        { step: 'initialize', name: 'fastifySpacesErrorObserver' },
+      )
+    }
   }
 
   private async send<T>(operation: string, run: () => Promise<T>): Promise<T> {

@@ -24,6 +24,8 @@ test('/ready is 503 while the S3 peer is down and 200 when it returns', async (t
   t.equal(upload.json().code, 'FST_SPACES_STORAGE_UNAVAILABLE')
   t.equal(app.storage.ledger.getLive('org-1/epcr/document/e/x.pdf'), undefined, 'and are not recorded as stored')
 
+  t.match((await app.inject('/metrics')).body, /spaces_proxy_store_errors_total\{operation="\w+Command",code="[^"]+"\} [1-9]/, 'store errors are counted by code')
+
   peer('start')
   let status = 0
   for (let i = 0; i < 60 && status !== 200; i++) {
