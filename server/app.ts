@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { spaces } from '../plugin/index.js'
 import { LocalDiskStore } from '../plugin/drivers/local.js'
 import { S3Store } from '../plugin/drivers/s3.js'
-import { partSizeFor } from '../plugin/options.js'
+import { partSizeFor, type FastifySpacesOptions } from '../plugin/options.js'
 import type { ObjectStore } from '../plugin/drivers/types.js'
 import { errorHandler } from '../plugin/error-handler.js'
 import { RouteNotFoundError } from '../plugin/errors.js'
@@ -33,6 +33,19 @@ const MIB = 1024 * 1024
 export function createStore(config: ServerConfig, onError?: (operation: string, code: string) => void): ObjectStore {
   if (!config.spaces) return new LocalDiskStore({ root: join(config.dataDir, 'objects') })
   return new S3Store({ connection: config.spaces, partSize: partSizeFor(config.maxUploadBytes), queueSize: 4, onError })
+}
+
+/** The plugin options the sidecar's configuration stands for (the CLI opens storage with them too). */
+export function pluginOptions(config: ServerConfig, store: ObjectStore, ledger: Ledger): FastifySpacesOptions {
+  return {
+    store,
+    ledger,
+    systems: config.systems,
+    maxUploadBytes: config.maxUploadBytes,
+    datePrefix: config.datePrefix,
+    trashRetentionDays: config.trashRetentionDays,
+    signedUrls: { ...config.signedUrls, secret: signingKey(config.signingSecret) },
+  }
 }
 
 /** Separate keys for separate jobs: proxy-URL signatures never reuse the JWT secret itself. */
@@ -92,15 +105,7 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
 
   await app.register(async (v1) => {
     v1.addHook('onRequest', requireBearer)
-    await v1.register(spaces, {
-      store,
-      ledger,
-      systems: config.systems,
-      maxUploadBytes: config.maxUploadBytes,
-      datePrefix: config.datePrefix,
-      trashRetentionDays: config.trashRetentionDays,
-      signedUrls: { ...config.signedUrls, secret: signingKey(config.signingSecret) },
-    })
+    await v1.register(spaces, pluginOptions(config, store, ledger))
     startSweeper(v1, v1.storage, config)
     // The CLI, tests and embedding code reach the same storage service from the root instance.
     app.decorate('storage', v1.storage)

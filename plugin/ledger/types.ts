@@ -88,16 +88,19 @@ export interface FileFilter {
   objectId?: string
 }
 
-export type AuditAction =
-  | 'upload'
-  | 'download'
-  | 'head'
-  | 'list'
-  | 'sign'
-  | 'soft_delete'
-  | 'restore'
-  | 'purge'
-  | 'upload_complete'
+export const AUDIT_ACTIONS = [
+  'upload',
+  'download',
+  'head',
+  'list',
+  'sign',
+  'soft_delete',
+  'restore',
+  'purge',
+  'upload_complete',
+] as const
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 
 export type AuditResult = 'ok' | 'denied' | 'error'
 

@@ -1,11 +1,9 @@
 // The audit trail and usage totals: for auditors and admins of the org.
 import type { FastifyInstance } from 'fastify'
 import type { RouteDeps } from './deps.js'
-import type { AuditAction } from '../ledger/types.js'
+import { AUDIT_ACTIONS, type AuditAction } from '../ledger/types.js'
 import { validateSegment } from '../keys.js'
 import { pageQuery, type PageQuery } from './paging.js'
-
-const AUDIT_ACTIONS = ['upload', 'download', 'head', 'list', 'sign', 'soft_delete', 'restore', 'purge', 'upload_complete']
 
 interface AuditQuery extends PageQuery {
   orgId?: string

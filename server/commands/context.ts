@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs, parseEnv, type ParseArgsConfig } from 'node:util'
-import { createStore } from '../app.js'
+import { createStore, pluginOptions } from '../app.js'
 import { loadConfig, type ServerConfig } from '../config.js'
 import type { ObjectStore } from '../../plugin/drivers/types.js'
 import { SqliteLedger } from '../../plugin/ledger/sqlite.js'
@@ -82,20 +82,7 @@ export function openLedger(config: ServerConfig): SqliteLedger {
 export function openStorage(config: ServerConfig): OpenedStorage {
   const ledger = openLedger(config)
   const store = createStore(config)
-  // The same options the sidecar gives the plugin; signed URLs are never made here, so a random
-  // signing secret is fine.
-  const options = resolveOptions(
-    {
-      store,
-      ledger,
-      systems: config.systems,
-      maxUploadBytes: config.maxUploadBytes,
-      datePrefix: config.datePrefix,
-      trashRetentionDays: config.trashRetentionDays,
-      signedUrls: config.signedUrls,
-    },
-    () => randomBytes(32),
-  )
+  const options = resolveOptions(pluginOptions(config, store, ledger), () => randomBytes(32))
   const storage = new Storage({ store, ledger, options, log: stderrLogger })
   return {
     storage,

@@ -12,26 +12,36 @@ export function cliArgs(args: string[]): string[] {
 }
 
 export interface CliResult {
-  code: number | null
+  /** The exit code; 1 when the process was killed (by the timeout or a signal). */
+  code: number
   stdout: string
   stderr: string
+}
+
+export interface RunCliOptions {
+  /** Working directory (where a `.env` would be read); a fresh empty temp dir by default. */
+  cwd?: string
+  /** Kill the process after this long (default 60 s). */
+  timeoutMs?: number
 }
 
 export function tempCwd(): string {
   return mkdtempSync(join(tmpdir(), 'fastify-spaces-cli-'))
 }
 
-/** Runs a CLI command to completion (bounded by `timeoutMs`). */
-export async function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliResult> {
-  const child = spawn(process.execPath, cliArgs(args), { cwd: tempCwd(), env: { PATH: process.env.PATH ?? '', ...env } })
+/** Runs a CLI command to completion with exactly `env` plus PATH (bounded by `timeoutMs`). */
+export async function runCli(args: string[], env: Record<string, string>, options: RunCliOptions = {}): Promise<CliResult> {
+  const { cwd = tempCwd(), timeoutMs = 60_000 } = options
+  const child = spawn(process.execPath, cliArgs(args), { cwd, env: { PATH: process.env.PATH ?? '', ...env } })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (chunk) => (stdout += chunk))
-  child.stderr.on('data', (chunk) => (stderr += chunk))
+  // Decode as a stream, so a multi-byte character split across chunks (✓, ✗) stays whole.
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
   clearTimeout(timer)
-  return { code, stdout, stderr }
+  return { code: code ?? 1, stdout, stderr }
 }
 
 export interface RunningServer {
