@@ -1,23 +1,11 @@
 // `spaces-proxy audit verify` against a real ledger file, intact and tampered with.
-import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import t from 'tap'
 import { SqliteLedger } from '../plugin/ledger/sqlite.js'
 import type { AuditInput } from '../plugin/ledger/types.js'
-
-const CLI = fileURLToPath(new URL('../server/cli.ts', import.meta.url))
-const TSX = import.meta.resolve('tsx')
-
-function cli(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
-    })
-  })
-}
+import { runCli } from './helpers/cli.js'
 
 function event(n: number): AuditInput {
   return {
@@ -51,7 +39,7 @@ function seed(dir: string): { path: string; head: string; ids: string[] } {
 t.test('an intact chain: exit 0 with the count and head', async (t) => {
   const dir = t.testdir()
   const { path, head } = seed(dir)
-  const run = await cli(['audit', 'verify'], { LEDGER_PATH: path }, dir)
+  const run = await runCli(['audit', 'verify'], { LEDGER_PATH: path }, { cwd: dir })
   t.equal(run.code, 0, run.stderr)
   t.equal(run.stdout, `audit chain ok: 3 events, head ${head}\n`)
 })
@@ -59,7 +47,7 @@ t.test('an intact chain: exit 0 with the count and head', async (t) => {
 t.test('LEDGER_PATH from .env, relative to the working directory', async (t) => {
   const dir = t.testdir({ '.env': 'LEDGER_PATH=./state/ledger.db\n', state: {} })
   const { head } = seed(join(dir, 'state'))
-  const run = await cli(['audit', 'verify'], {}, dir)
+  const run = await runCli(['audit', 'verify'], {}, { cwd: dir })
   t.equal(run.code, 0, run.stderr)
   t.match(run.stdout, `head ${head}`)
 })
@@ -72,7 +60,7 @@ t.test('an edited event: exit 1 naming it', async (t) => {
   db.exec('DROP TRIGGER audit_no_update')
   db.prepare('UPDATE audit SET actor = ? WHERE seq = 2').run('someone-else')
   db.close()
-  const run = await cli(['audit', 'verify'], { LEDGER_PATH: path }, dir)
+  const run = await runCli(['audit', 'verify'], { LEDGER_PATH: path }, { cwd: dir })
   t.equal(run.code, 1)
   t.match(run.stdout, new RegExp(`^audit chain BROKEN at event seq 2 \\(id ${ids[1]}\\): .+\\n$`))
 })
@@ -84,7 +72,7 @@ t.test('a deleted event: exit 1 at the event after the gap', async (t) => {
   db.exec('DROP TRIGGER audit_no_delete')
   db.prepare('DELETE FROM audit WHERE seq = 2').run()
   db.close()
-  const run = await cli(['audit', 'verify'], { LEDGER_PATH: path }, dir)
+  const run = await runCli(['audit', 'verify'], { LEDGER_PATH: path }, { cwd: dir })
   t.equal(run.code, 1)
   t.match(run.stdout, `audit chain BROKEN at event seq 3 (id ${ids[2]})`)
 })
@@ -92,10 +80,10 @@ t.test('a deleted event: exit 1 at the event after the gap', async (t) => {
 t.test('no ledger file: exit 1 without creating one', async (t) => {
   const dir = t.testdir()
   const path = join(dir, 'nowhere', 'ledger.db')
-  const run = await cli(['audit', 'verify'], { LEDGER_PATH: path }, dir)
+  const run = await runCli(['audit', 'verify'], { LEDGER_PATH: path }, { cwd: dir })
   t.equal(run.code, 1)
   t.match(run.stderr, `no ledger at ${path}`)
   t.notOk(existsSync(path), 'no empty ledger was created')
-  const usage = await cli(['audit', 'verify', 'extra'], { LEDGER_PATH: path }, dir)
+  const usage = await runCli(['audit', 'verify', 'extra'], { LEDGER_PATH: path }, { cwd: dir })
   t.equal(usage.code, 2, 'a stray argument is a usage error')
 })

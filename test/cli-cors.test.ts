@@ -1,34 +1,11 @@
 // `spaces-proxy cors apply` / `cors show` against the real S3 peer, and what a browser's
 // preflight then gets from the bucket.
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { GetBucketCorsCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { corsMatches, corsRule } from '../server/commands/cors.js'
-import { createTestBucket, type TestBucket } from './helpers/s3.js'
-
-const CLI = fileURLToPath(new URL('../server/cli.ts', import.meta.url))
-const TSX = import.meta.resolve('tsx')
-
-function cli(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
-    })
-  })
-}
-
-function spacesEnv(bucket: TestBucket): Record<string, string> {
-  const c = bucket.connection
-  return {
-    SPACES_ENDPOINT: c.endpoint,
-    SPACES_REGION: c.region,
-    SPACES_BUCKET: c.bucket,
-    SPACES_ACCESS_KEY: c.accessKeyId,
-    SPACES_SECRET_KEY: c.secretAccessKey,
-    SPACES_FORCE_PATH_STYLE: String(c.forcePathStyle ?? true),
-  }
-}
+import { runCli } from './helpers/cli.js'
+import { createTestBucket } from './helpers/s3.js'
+import { spacesEnv } from './helpers/server.js'
 
 t.test('corsRule and corsMatches', async (t) => {
   const rule = corsRule(['https://a.example', 'http://localhost:5173'])
@@ -50,7 +27,7 @@ t.test('corsRule and corsMatches', async (t) => {
 t.test('no SPACES_*: nothing to do on local disk', async (t) => {
   const cwd = t.testdir()
   for (const command of ['apply', 'show']) {
-    const run = await cli(['cors', command], { CORS_ORIGINS: 'https://a.example' }, cwd)
+    const run = await runCli(['cors', command], { CORS_ORIGINS: 'https://a.example' }, { cwd })
     t.equal(run.code, 0)
     t.match(run.stdout, "the embedded local-disk store has no bucket CORS; the sidecar's own CORS_ORIGINS apply")
   }
@@ -62,15 +39,15 @@ t.test('against a real bucket', async (t) => {
   const env = spacesEnv(bucket)
   const origins = ['https://app.example', 'http://localhost:5173']
 
-  const none = await cli(['cors', 'show'], env, cwd)
+  const none = await runCli(['cors', 'show'], env, { cwd })
   t.equal(none.code, 0, none.stderr)
   t.match(none.stdout, `Bucket ${bucket.name} has no CORS configuration`)
 
-  const refused = await cli(['cors', 'apply'], env, cwd)
+  const refused = await runCli(['cors', 'apply'], env, { cwd })
   t.equal(refused.code, 1, 'apply without CORS_ORIGINS')
   t.match(refused.stderr, 'CORS_ORIGINS is empty')
 
-  const applied = await cli(['cors', 'apply'], { ...env, CORS_ORIGINS: origins.join(', ') }, cwd)
+  const applied = await runCli(['cors', 'apply'], { ...env, CORS_ORIGINS: origins.join(', ') }, { cwd })
   t.equal(applied.code, 0, applied.stderr)
   const json = applied.stdout.slice(applied.stdout.indexOf('{'))
   t.same(JSON.parse(json), { CORSRules: [corsRule(origins)] }, 'prints the rule it applied')
@@ -78,7 +55,7 @@ t.test('against a real bucket', async (t) => {
   const stored = await bucket.client.send(new GetBucketCorsCommand({ Bucket: bucket.name }))
   t.ok(corsMatches(stored.CORSRules, corsRule(origins)), 'the bucket holds the rule')
 
-  const shown = await cli(['cors', 'show'], env, cwd)
+  const shown = await runCli(['cors', 'show'], env, { cwd })
   t.equal(shown.code, 0)
   t.ok(corsMatches((JSON.parse(shown.stdout) as { CORSRules: [] }).CORSRules, corsRule(origins)), 'show prints it back')
 
@@ -96,20 +73,20 @@ t.test('against a real bucket', async (t) => {
   })
   t.not(denied.headers.get('access-control-allow-origin'), 'https://evil.example', 'other origins get nothing')
 
-  const checked = await cli(['check'], { ...env, CORS_ORIGINS: origins.join(',') }, cwd)
+  const checked = await runCli(['check'], { ...env, CORS_ORIGINS: origins.join(',') }, { cwd })
   t.equal(checked.code, 0, checked.stdout)
   t.match(checked.stdout, '✓ the bucket CORS rule matches CORS_ORIGINS')
 
-  const drifted = await cli(['check'], { ...env, CORS_ORIGINS: 'https://new.example' }, cwd)
+  const drifted = await runCli(['check'], { ...env, CORS_ORIGINS: 'https://new.example' }, { cwd })
   t.equal(drifted.code, 1)
   t.match(drifted.stdout, '✗ the bucket CORS rule does not match CORS_ORIGINS\n  Check: run `spaces-proxy cors apply`')
 })
 
 t.test('usage', async (t) => {
   const cwd = t.testdir()
-  const help = await cli(['cors', 'apply', '--help'], {}, cwd)
+  const help = await runCli(['cors', 'apply', '--help'], {}, { cwd })
   t.equal(help.code, 0)
   t.match(help.stdout, 'Usage: spaces-proxy cors apply')
-  const bad = await cli(['cors', 'show', '--json'], {}, cwd)
+  const bad = await runCli(['cors', 'show', '--json'], {}, { cwd })
   t.equal(bad.code, 2)
 })

@@ -1,27 +1,15 @@
 // `spaces-proxy purge [--dry-run]` on the embedded local-disk store: trash past its retention
 // goes, younger trash and live files stay, and every purge is audited under the CLI's name.
-import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import t from 'tap'
 import { TRASH_PREFIX } from '../plugin/keys.js'
 import { SqliteLedger } from '../plugin/ledger/sqlite.js'
 import { openStorage, progress } from '../server/commands/context.js'
 import { loadConfig } from '../server/config.js'
-
-const CLI = fileURLToPath(new URL('../server/cli.ts', import.meta.url))
-const TSX = import.meta.resolve('tsx')
-
-function cli(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
-    })
-  })
-}
+import { runCli } from './helpers/cli.js'
 
 const DAY = 24 * 60 * 60 * 1000
 
@@ -52,14 +40,14 @@ t.test('purges trash past retention, and only that', async (t) => {
     expired.push({ trashId, trashKey, key })
   }
 
-  const dry = await cli(['purge', '--dry-run'], env, cwd)
+  const dry = await runCli(['purge', '--dry-run'], env, { cwd })
   t.equal(dry.code, 0, dry.stderr)
   for (const e of expired) t.match(dry.stdout, new RegExp(`${e.trashId} +\\d+ +${e.key}\\n`), 'lists trash id, size and key')
   t.notMatch(dry.stdout, recent.trashId)
   t.match(dry.stdout, 'would purge 2 files (17 bytes)')
   for (const e of expired) t.ok(await store.head(e.trashKey), 'a dry run deletes nothing')
 
-  const run = await cli(['purge'], env, cwd)
+  const run = await runCli(['purge'], env, { cwd })
   const db = new Database(env.LEDGER_PATH, { readonly: true })
   t.teardown(() => db.close())
   t.equal(run.code, 0, run.stderr)
@@ -81,7 +69,7 @@ t.test('purges trash past retention, and only that', async (t) => {
   t.same(events.map((e) => e.key).sort(), expired.map((e) => e.key).sort())
   t.equal(ledger.verifyAudit().ok, true)
 
-  const again = await cli(['purge'], env, cwd)
+  const again = await runCli(['purge'], env, { cwd })
   t.equal(again.stdout, 'purged 0 files (0 bytes)\n', 'nothing left to purge')
 })
 
@@ -99,10 +87,10 @@ t.test('progress is a rewritten line on a terminal only', async (t) => {
 
 t.test('usage', async (t) => {
   const cwd = t.testdir()
-  const bad = await cli(['purge', '--all'], {}, cwd)
+  const bad = await runCli(['purge', '--all'], {}, { cwd })
   t.equal(bad.code, 2)
   t.match(bad.stderr, "Unknown option '--all'")
-  const missing = await cli(['purge'], { LEDGER_PATH: join(cwd, 'none.db') }, cwd)
+  const missing = await runCli(['purge'], { LEDGER_PATH: join(cwd, 'none.db') }, { cwd })
   t.equal(missing.code, 1)
   t.match(missing.stderr, 'no ledger at')
 })

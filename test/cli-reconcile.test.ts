@@ -1,28 +1,17 @@
 // `spaces-proxy reconcile`: real drift between a real ledger file and a real bucket, made the way
 // it happens (hands in the bucket, a crash mid-upload), found by the CLI and settled by --fix.
-import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import { CreateMultipartUploadCommand, DeleteObjectCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { SqliteLedger } from '../plugin/ledger/sqlite.js'
 import { openStorage } from '../server/commands/context.js'
 import { problemCount, reconcile } from '../server/commands/reconcile.js'
 import { loadConfig } from '../server/config.js'
+import { runCli } from './helpers/cli.js'
 import { createTestBucket } from './helpers/s3.js'
-
-const CLI = fileURLToPath(new URL('../server/cli.ts', import.meta.url))
-const TSX = import.meta.resolve('tsx')
-
-function cli(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
-    })
-  })
-}
+import { spacesEnv } from './helpers/server.js'
 
 const P = 'org-1/epcr/document/d-'
 const KEYS = {
@@ -39,16 +28,7 @@ const KEYS = {
 t.test('reports drift, --fix settles what is safe, the rest stays reported', async (t) => {
   const bucket = await createTestBucket(t, 'reconcile')
   const cwd = t.testdir()
-  const c = bucket.connection
-  const env: Record<string, string> = {
-    SPACES_ENDPOINT: c.endpoint,
-    SPACES_REGION: c.region,
-    SPACES_BUCKET: c.bucket,
-    SPACES_ACCESS_KEY: c.accessKeyId,
-    SPACES_SECRET_KEY: c.secretAccessKey,
-    SPACES_FORCE_PATH_STYLE: 'true',
-    LEDGER_PATH: join(cwd, 'ledger.db'),
-  }
+  const env: Record<string, string> = { ...spacesEnv(bucket), LEDGER_PATH: join(cwd, 'ledger.db') }
   SqliteLedger.open({ path: env.LEDGER_PATH! }).close()
   const deps = openStorage(loadConfig(env))
   t.teardown(() => deps.close())
@@ -80,7 +60,7 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
   await bucket.client.send(new PutObjectCommand({ Bucket, Key: '.probe/left-behind', Body: 'x' }))
 
   t.test('default: young uploads may still be running, so only the drift counts', async (t) => {
-    const run = await cli(['reconcile'], env, cwd)
+    const run = await runCli(['reconcile'], env, { cwd })
     t.equal(run.code, 1)
     t.match(run.stdout, `✗ 1 object(s) with no ledger record:\n    ${KEYS.orphan}  (6 bytes)`)
     t.match(run.stdout, `✗ 1 record(s) with no object:\n    ${KEYS.lost}  (live, id `)
@@ -92,7 +72,7 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
   })
 
   t.test('--stale-after 0: abandoned uploads are problems too', async (t) => {
-    const run = await cli(['reconcile', '--stale-after', '0'], env, cwd)
+    const run = await runCli(['reconcile', '--stale-after', '0'], env, { cwd })
     t.equal(run.code, 1)
     t.match(run.stdout, /✗ 2 stale pending upload\(s\):\n.*crashed\.pdf {2}\(streamed.*\n.*finished\.pdf/)
     t.match(run.stdout, /✗ 2 incomplete multipart upload\(s\):/)
@@ -102,7 +82,7 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
   })
 
   t.test('--fix settles the uploads, and reports what a person must decide', async (t) => {
-    const run = await cli(['reconcile', '--fix', '--stale-after', '0'], env, cwd)
+    const run = await runCli(['reconcile', '--fix', '--stale-after', '0'], env, { cwd })
     t.equal(run.code, 1, 'the orphan and the lost object remain')
     t.match(run.stdout, 'fixed: 1 pending upload(s) committed, 1 marked failed, 1 multipart upload(s) aborted')
     const after = run.stdout.slice(run.stdout.indexOf('after fixing:'))
@@ -130,7 +110,7 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
     t.match(report.before.activePending, [{ key: KEYS.direct, direct: true }])
     t.equal(report.fixed, undefined)
 
-    const run = await cli(['reconcile'], env, cwd)
+    const run = await runCli(['reconcile'], env, { cwd })
     t.equal(run.code, 0, run.stdout)
     t.match(run.stdout, 'ledger and bucket agree')
   })
@@ -138,12 +118,12 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
 
 t.test('usage errors', async (t) => {
   const cwd = t.testdir()
-  const bad = await cli(['reconcile', '--stale-after', 'soon'], {}, cwd)
+  const bad = await runCli(['reconcile', '--stale-after', 'soon'], {}, { cwd })
   t.equal(bad.code, 2)
   t.match(bad.stderr, '--stale-after must be')
-  const unknown = await cli(['reconcile', '--force'], {}, cwd)
+  const unknown = await runCli(['reconcile', '--force'], {}, { cwd })
   t.equal(unknown.code, 2)
-  const help = await cli(['reconcile', '--help'], {}, cwd)
+  const help = await runCli(['reconcile', '--help'], {}, { cwd })
   t.equal(help.code, 0)
   t.match(help.stdout, 'Usage: spaces-proxy reconcile [--fix]')
 })

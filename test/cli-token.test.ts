@@ -1,31 +1,12 @@
 // `spaces-proxy token`: the real CLI in a child process; its tokens are checked by the sidecar's
 // own verifier (registerJwt) and claim parser (identityFromClaims).
-import { execFile } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import t from 'tap'
 import { identityFromClaims } from '../plugin/policy.js'
 import { registerJwt } from '../server/auth.js'
 import { loadConfig } from '../server/config.js'
-
-const CLI = fileURLToPath(new URL('../server/cli.ts', import.meta.url))
-const TSX = import.meta.resolve('tsx')
-
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-/** Runs the CLI in `cwd` (a temp dir, so no stray .env) with exactly `env` plus PATH. */
-function cli(args: string[], env: Record<string, string>, cwd: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
-    })
-  })
-}
+import { runCli } from './helpers/cli.js'
 
 const SECRET = 'cli-token-test-secret-0123456789abcdef'
 
@@ -43,10 +24,10 @@ async function verify(token: string, env: Record<string, string>) {
 t.test('mints a token the sidecar accepts, with every claim', async (t) => {
   const cwd = t.testdir()
   const env = { JWT_SECRET: SECRET, JWT_ISSUER: 'https://id.example', JWT_AUDIENCE: 'spaces' }
-  const run = await cli(
+  const run = await runCli(
     ['token', '--sub', 'user-7', '--org', 'org-123', '--roles', 'admin, auditor', '--scope', 'epcr:read  billing:*', '--ttl', '120'],
     env,
-    cwd,
+    { cwd },
   )
   t.equal(run.code, 0, run.stderr)
   t.match(run.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/, 'prints only the token and a newline')
@@ -62,14 +43,14 @@ t.test('mints a token the sidecar accepts, with every claim', async (t) => {
 
 t.test('reads JWT_SECRET from .env, and the environment wins over it', async (t) => {
   const cwd = t.testdir({ '.env': `JWT_SECRET="${SECRET}"\n` })
-  const fromFile = await cli(['token', '--sub', 'u', '--org', 'o'], {}, cwd)
+  const fromFile = await runCli(['token', '--sub', 'u', '--org', 'o'], {}, { cwd })
   t.equal(fromFile.code, 0, fromFile.stderr)
   const claims = await verify(fromFile.stdout.trim(), { JWT_SECRET: SECRET })
   t.match(claims, { sub: 'u', org: 'o', roles: [], scope: '' })
   t.equal((claims.exp as number) - (claims.iat as number), 3600, 'default lifetime is an hour')
 
   const other = 'another-secret-from-the-environment-0123'
-  const fromEnv = await cli(['token', '--sub', 'u', '--org', 'o'], { JWT_SECRET: other }, cwd)
+  const fromEnv = await runCli(['token', '--sub', 'u', '--org', 'o'], { JWT_SECRET: other }, { cwd })
   t.equal(fromEnv.code, 0)
   await t.resolves(verify(fromEnv.stdout.trim(), { JWT_SECRET: other }))
   await t.rejects(verify(fromEnv.stdout.trim(), { JWT_SECRET: SECRET }))
@@ -77,14 +58,14 @@ t.test('reads JWT_SECRET from .env, and the environment wins over it', async (t)
 
 t.test('refuses without a secret it can sign with', async (t) => {
   const cwd = t.testdir()
-  const none = await cli(['token', '--sub', 'u', '--org', 'o'], {}, cwd)
+  const none = await runCli(['token', '--sub', 'u', '--org', 'o'], {}, { cwd })
   t.equal(none.code, 1)
   t.equal(none.stdout, '', 'no token on stdout')
   t.match(none.stderr, /JWT_SECRET is not set/)
 
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
-  const rs = await cli(['token', '--sub', 'u', '--org', 'o'], { JWT_PUBLIC_KEY: pem }, cwd)
+  const rs = await runCli(['token', '--sub', 'u', '--org', 'o'], { JWT_PUBLIC_KEY: pem }, { cwd })
   t.equal(rs.code, 1)
   t.equal(rs.stdout, '')
   t.match(rs.stderr, /JWT_PUBLIC_KEY is set/)
@@ -104,13 +85,13 @@ t.test('usage errors exit 2', async (t) => {
     [['token', '--sub'], /argument missing/],
   ]
   for (const [args, message] of cases) {
-    const run = await cli(args, env, cwd)
+    const run = await runCli(args, env, { cwd })
     t.equal(run.code, 2, args.join(' '))
     t.match(run.stderr, message)
     t.match(run.stderr, /Usage: spaces-proxy token/)
     t.equal(run.stdout, '')
   }
-  const help = await cli(['token', '--help'], {}, cwd)
+  const help = await runCli(['token', '--help'], {}, { cwd })
   t.equal(help.code, 0)
   t.match(help.stdout, /Usage: spaces-proxy token --sub/)
 })

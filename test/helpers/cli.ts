@@ -1,4 +1,5 @@
-// Runs the real `spaces-proxy` CLI (through tsx) in a temp working directory, so no .env is read.
+// Runs the real `spaces-proxy` CLI (through tsx), by default in a fresh temp working directory so
+// no .env is read.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -51,13 +51,16 @@ export async function buildServer(t: Teardown, env: Record<string, string> = {})
 }
 
 /** Environment that points the sidecar at a bucket on the test S3 server. */
-export function spacesEnv(bucket: { name: string; connection: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string } }) {
+export function spacesEnv(bucket: {
+  name: string
+  connection: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; forcePathStyle?: boolean }
+}) {
   return {
     SPACES_ENDPOINT: bucket.connection.endpoint,
     SPACES_REGION: bucket.connection.region,
     SPACES_BUCKET: bucket.name,
     SPACES_ACCESS_KEY: bucket.connection.accessKeyId,
     SPACES_SECRET_KEY: bucket.connection.secretAccessKey,
-    SPACES_FORCE_PATH_STYLE: 'true',
+    SPACES_FORCE_PATH_STYLE: String(bucket.connection.forcePathStyle ?? true),
   }
 }
