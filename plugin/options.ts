@@ -93,6 +93,11 @@ export interface ResolvedOptions {
 const MIB = 1024 * 1024
 const MIN_PART_SIZE = 5 * MIB
 const MAX_PARTS = 10_000
+/**
+ * Parts in flight per upload. Measured on 200 MiB uploads: 4 gave +43 to +82 MiB of peak RSS
+ * (GC lags behind the part buffers), 2 gave +33 to +37 MiB for about 10% less throughput.
+ */
+export const DEFAULT_QUEUE_SIZE = 2
 const SPACES_HOST = /^(?:[a-z0-9.-]+\.)?([a-z]{3}\d)\.(?:cdn\.)?digitaloceanspaces\.com$/
 
 const CONNECTION_ENV: Record<keyof SpacesConnection, string> = {
@@ -201,6 +206,6 @@ export function resolveOptions(options: FastifySpacesOptions, randomSecret: () =
     trashRetentionDays: positiveInteger('trashRetentionDays', options.trashRetentionDays, 30),
     routes: options.routes ?? true,
     partSize,
-    queueSize: positiveInteger('queueSize', options.queueSize, 4),
+    queueSize: positiveInteger('queueSize', options.queueSize, DEFAULT_QUEUE_SIZE),
   }
 }

@@ -19,11 +19,12 @@ import { parseArgs } from 'node:util'
 import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { createTestBucket } from '../test/helpers/s3.js'
+import { DEFAULT_QUEUE_SIZE } from '../plugin/options.js'
 import { procMemoryKb, sendStream, startChildServer, type ChildServer } from '../test/helpers/http.js'
 
 const MIB = 1024 * 1024
 const PART_SIZE = 5 * MIB // what the fixture gets from its options: max(5 MiB, 1 GiB / 10,000)
-const QUEUE_SIZE = 4
+const QUEUE_SIZE = DEFAULT_QUEUE_SIZE // the plugin's default, which the fixture uses
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '200' }, runs: { type: 'string', default: '3' } } })
 const mib = Number(values.mib)
 const runs = Number(values.runs)

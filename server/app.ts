@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { spaces } from '../plugin/index.js'
 import { LocalDiskStore } from '../plugin/drivers/local.js'
 import { S3Store } from '../plugin/drivers/s3.js'
-import { partSizeFor, type FastifySpacesOptions } from '../plugin/options.js'
+import { DEFAULT_QUEUE_SIZE, partSizeFor, type FastifySpacesOptions } from '../plugin/options.js'
 import type { ObjectStore } from '../plugin/drivers/types.js'
 import { errorHandler } from '../plugin/error-handler.js'
 import { RouteNotFoundError } from '../plugin/errors.js'
@@ -32,7 +32,7 @@ const MIB = 1024 * 1024
 
 export function createStore(config: ServerConfig, onError?: (operation: string, code: string) => void): ObjectStore {
   if (!config.spaces) return new LocalDiskStore({ root: join(config.dataDir, 'objects') })
-  return new S3Store({ connection: config.spaces, partSize: partSizeFor(config.maxUploadBytes), queueSize: 4, onError })
+  return new S3Store({ connection: config.spaces, partSize: partSizeFor(config.maxUploadBytes), queueSize: DEFAULT_QUEUE_SIZE, onError })
 }
 
 /** The plugin options the sidecar's configuration stands for (the CLI opens storage with them too). */
