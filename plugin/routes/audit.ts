@@ -1,18 +1,11 @@
 // The audit trail and usage totals: for auditors and admins of the org.
 import type { FastifyInstance } from 'fastify'
 import type { RouteDeps } from './deps.js'
-import { AUDIT_ACTIONS, type AuditAction } from '../ledger/types.js'
+import { AUDIT_ACTIONS, type AuditFilter } from '../ledger/types.js'
 import { validateSegment } from '../keys.js'
 import { pageQuery, type PageQuery } from './paging.js'
 
-interface AuditQuery extends PageQuery {
-  orgId?: string
-  key?: string
-  actor?: string
-  action?: AuditAction
-  since?: string
-  until?: string
-}
+type AuditQuery = PageQuery & AuditFilter
 
 export async function auditRoutes(app: FastifyInstance, { storage, access }: RouteDeps): Promise<void> {
   app.get<{ Querystring: AuditQuery }>(
