@@ -43,6 +43,7 @@ export function pluginOptions(config: ServerConfig, store: ObjectStore, ledger: 
     systems: config.systems,
     maxUploadBytes: config.maxUploadBytes,
     datePrefix: config.datePrefix,
+    allowedContentTypes: config.allowedContentTypes,
     trashRetentionDays: config.trashRetentionDays,
     signedUrls: { ...config.signedUrls, secret: signingKey(config.signingSecret) },
   }

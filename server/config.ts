@@ -36,6 +36,7 @@ export const envJsonSchema = {
 
     MAX_UPLOAD_BYTES: { type: 'integer', minimum: 1, default: 5 * 1024 ** 3 },
     DATE_PREFIX: { type: 'boolean', default: true },
+    ALLOWED_CONTENT_TYPES: { type: 'string', default: '' },
     SYSTEMS: { type: 'string', default: DEFAULT_SYSTEMS.join(',') },
 
     SIGNED_URL_TTL: { type: 'integer', minimum: 1, default: 600 },
@@ -75,6 +76,7 @@ interface RawEnv {
   DATA_DIR: string
   MAX_UPLOAD_BYTES: number
   DATE_PREFIX: boolean
+  ALLOWED_CONTENT_TYPES: string
   SYSTEMS: string
   SIGNED_URL_TTL: number
   SIGNED_URL_TTL_MIN: number
@@ -112,6 +114,8 @@ export interface ServerConfig {
   corsOrigins: string[]
   maxUploadBytes: number
   datePrefix: boolean
+  /** Exact types or `type/*`; undefined allows any. */
+  allowedContentTypes?: string[]
   systems: string[]
   signedUrls: { defaultTtl: number; minTtl: number; maxTtl: number }
   trashRetentionDays: number
@@ -197,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     corsOrigins: list(raw.CORS_ORIGINS),
     maxUploadBytes: raw.MAX_UPLOAD_BYTES,
     datePrefix: raw.DATE_PREFIX,
+    allowedContentTypes: raw.ALLOWED_CONTENT_TYPES ? list(raw.ALLOWED_CONTENT_TYPES.toLowerCase()) : undefined,
     systems: list(raw.SYSTEMS),
     signedUrls: { defaultTtl: raw.SIGNED_URL_TTL, minTtl: raw.SIGNED_URL_TTL_MIN, maxTtl: raw.SIGNED_URL_TTL_MAX },
     trashRetentionDays: raw.TRASH_RETENTION_DAYS,
