@@ -77,10 +77,10 @@ export class Storage {
     })
     let replaced: TrashRecord | undefined
     let stored = false
+    const meter = new UploadMeter(this.options.maxUploadBytes)
     this.inflight.add(reservation.id)
     try {
       if (reservation.replaces) replaced = await this.moveToTrash(reservation.replaces, input.actor)
-      const meter = new UploadMeter(this.options.maxUploadBytes)
       // pipeline() destroys the meter when the body fails (client gone, limit), which fails the put.
       pipeline(input.body, meter, () => {})
       await this.store.put({ key: parts.key, body: meter, contentType: input.contentType, signal: input.signal })
@@ -93,6 +93,8 @@ export class Storage {
       }
       return this.ledger.commit(reservation.id, { size: meter.bytes, sha256, etag: info.etag })
     } catch (err) {
+      // And the other way round: a failed store releases the caller's stream instead of leaving it paused.
+      meter.destroy()
       this.ledger.fail(reservation.id, (err as Error).message ?? 'upload failed')
       if (stored) await this.store.delete(parts.key).catch((cause) => this.warn(cause, 'cleanup delete failed'))
       if (replaced) {
