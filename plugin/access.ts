@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify'
 import type { AuditAction, AuditInput, Ledger } from './ledger/types.js'
 import type { Authorize, FastifySpacesOptions } from './options.js'
+import { toApiError } from './error-handler.js'
 import { ForbiddenError, UnauthorizedError } from './errors.js'
 import { decide, identityFromClaims, type Action, type Identity, type Target } from './policy.js'
 
@@ -149,8 +150,9 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access:
     }
   }
 
+  // The audit log records the same stable code the client was given.
   app.addHook('onError', async (request, _reply, error) => {
-    auditOf(request).errorCode = (error as { code?: string }).code ?? error.name
+    auditOf(request).errorCode = toApiError(error).code
   })
   app.addHook('onResponse', async (request, reply) => write(request, reply, false))
   app.addHook('onRequestAbort', async (request) => write(request, undefined, true))
