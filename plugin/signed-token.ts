@@ -1,6 +1,8 @@
-// HMAC tokens for proxy-mode signed URLs (GET /v1/signed/{token}). The token is the only
-// credential on that route, so verification fails closed and never says which check failed.
-import { createHmac, timingSafeEqual } from 'node:crypto'
+// Tokens for proxy-mode signed URLs (GET /v1/signed/{token}). The token is the only credential
+// on that route, so verification fails closed and never says which check failed. The claims are
+// encrypted (AES-256-GCM) before they are MACed: a key is a filename, and filenames can hold
+// patient names, while URLs end up in browser histories, proxy logs and Referer headers.
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import { SignedUrlInvalidError } from './errors.js'
 
 export interface SignedTokenClaims {
@@ -16,6 +18,29 @@ export interface SignedTokenClaims {
 const CONTEXT = 'fastify-spaces/v1.'
 const MAX_TOKEN_LENGTH = 4096
 const BASE64URL = /^[A-Za-z0-9_-]+$/
+
+const IV_BYTES = 12
+const TAG_BYTES = 16
+
+function encryptionKey(secret: Buffer | string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'fastify-spaces', 'proxy url claims', 32))
+}
+
+/** The claims JSON, encrypted and base64url-encoded: the token's first part. */
+export function sealPayload(secret: Buffer | string, json: string): string {
+  const iv = randomBytes(IV_BYTES)
+  const cipher = createCipheriv('aes-256-gcm', encryptionKey(secret), iv)
+  const sealed = Buffer.concat([cipher.update(json, 'utf8'), cipher.final()])
+  return Buffer.concat([iv, sealed, cipher.getAuthTag()]).toString('base64url')
+}
+
+function openPayload(secret: Buffer | string, payloadPart: string): string {
+  const bytes = Buffer.from(payloadPart, 'base64url')
+  if (bytes.length <= IV_BYTES + TAG_BYTES) throw new SignedUrlInvalidError()
+  const decipher = createDecipheriv('aes-256-gcm', encryptionKey(secret), bytes.subarray(0, IV_BYTES))
+  decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES))
+  return Buffer.concat([decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)), decipher.final()]).toString('utf8')
+}
 
 function sign(secret: Buffer | string, payloadPart: string): string {
   return createHmac('sha256', secret).update(CONTEXT + payloadPart).digest('base64url')
@@ -49,7 +74,7 @@ export function createSignedToken(secret: Buffer | string, claims: SignedTokenCl
   if (!validClaims(claims)) throw new TypeError('signed URL claims are incomplete or of the wrong type')
   // Copy only the known fields, so nothing extra a caller attached ends up readable in a URL.
   const { key, expiresAt, disposition, sub, org } = claims
-  const payloadPart = Buffer.from(JSON.stringify({ key, expiresAt, disposition, sub, org })).toString('base64url')
+  const payloadPart = sealPayload(secret, JSON.stringify({ key, expiresAt, disposition, sub, org }))
   const token = `${payloadPart}.${sign(secret, payloadPart)}`
   if (token.length > MAX_TOKEN_LENGTH) throw new TypeError(`signed URL token would exceed ${MAX_TOKEN_LENGTH} characters`)
   return token
@@ -72,7 +97,7 @@ export function verifySignedToken(secret: Buffer | string, token: string, now: D
 
   let payload: unknown
   try {
-    payload = JSON.parse(Buffer.from(payloadPart, 'base64url').toString('utf8'))
+    payload = JSON.parse(openPayload(secret, payloadPart))
   } catch {
     throw new SignedUrlInvalidError()
   }

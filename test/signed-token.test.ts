@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import t from 'tap'
 import type { Test } from 'tap'
-import { createSignedToken, verifySignedToken } from '../plugin/signed-token.js'
+import { createSignedToken, sealPayload, verifySignedToken } from '../plugin/signed-token.js'
 import type { SignedTokenClaims } from '../plugin/signed-token.js'
 import { SignedUrlInvalidError } from '../plugin/errors.js'
 
@@ -32,9 +32,9 @@ function rejects(t: Test, token: unknown, label: string, secret: Buffer | string
   }
 }
 
-// Re-signs an arbitrary payload with the real secret, to check the payload checks behind the MAC.
+// Seals and signs an arbitrary payload with the real secret, to check the payload checks behind the MAC.
 function forge(payload: string, secret: string = SECRET): string {
-  const part = Buffer.from(payload).toString('base64url')
+  const part = sealPayload(secret, payload)
   const sig = createHmac('sha256', secret).update('fastify-spaces/v1.' + part).digest('base64url')
   return `${part}.${sig}`
 }
@@ -51,6 +51,18 @@ t.test('round trip', async (t) => {
   t.same(verifySignedToken(SECRET, createSignedToken(SECRET, live)), live, 'now defaults to the current time')
   const dead = createSignedToken(SECRET, { ...live, expiresAt: live.expiresAt - 1200 })
   t.throws(() => verifySignedToken(SECRET, dead), SignedUrlInvalidError, 'default now sees expiry')
+})
+
+t.test('the token does not reveal the file, the user or the org', async (t) => {
+  const token = createSignedToken(SECRET, claims)
+  const readable = token
+    .split('.')
+    .map((part) => Buffer.from(part, 'base64url').toString('latin1'))
+    .join('.')
+  for (const secretPart of ['report', 'org-123', 'user-1', 'epcr', 'attachment']) {
+    t.notOk(readable.includes(secretPart) || token.includes(secretPart), `no "${secretPart}" in the URL`)
+  }
+  t.not(createSignedToken(SECRET, claims), token, 'a fresh IV each time')
 })
 
 t.test('token is URL-safe', async (t) => {
