@@ -29,6 +29,7 @@ export interface BuildOverrides {
 }
 
 const MIB = 1024 * 1024
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 export function createStore(config: ServerConfig, onError?: (operation: string, code: string) => void): ObjectStore {
   if (!config.spaces) return new LocalDiskStore({ root: join(config.dataDir, 'objects') })
@@ -59,8 +60,13 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
     ...(overrides.loggerInstance
       ? { loggerInstance: overrides.loggerInstance }
       : { logger: overrides.logger ?? loggerOptions(config.logLevel) }),
-    genReqId: () => randomUUID(),
-    requestIdHeader: 'x-request-id',
+    // An upstream X-Request-Id is kept for correlation only if it looks like one: it goes into
+    // logs and the audit trail, so arbitrary client text must not.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
     trustProxy: config.trustProxy,
     connectionTimeout: config.timeouts.connection,
     keepAliveTimeout: config.timeouts.keepAlive,
