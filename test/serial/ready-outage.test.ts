@@ -1,19 +1,71 @@
-// /ready follows the real S3 peer: 503 with the reason while it is stopped, 200 once it is back.
-// It stops the shared peer, so scripts/test runs it alone, after every other test.
+// /ready follows the S3 server: 503 with the reason while it is down, 200 once it is back.
+// Against the local peer the peer itself is stopped and started, so scripts/test runs this alone,
+// after every other test. Against another endpoint (TEST_S3_ENDPOINT) the outage is a loopback
+// TCP relay in front of it that is shut and reopened: the sidecar sees the same refused connections.
 import { test } from 'tap'
 import { execFileSync } from 'node:child_process'
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { once } from 'node:events'
 import { buildServer, spacesEnv } from '../helpers/server.js'
 import { createTestBucket } from '../helpers/s3.js'
 
 const peer = (command: string) => execFileSync('scripts/s3-peer', [command], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 }).toString()
 
-test('/ready is 503 while the S3 peer is down and 200 when it returns', async (t) => {
-  const bucket = await createTestBucket(t, 'ready')
-  const { app, auth } = await buildServer(t, spacesEnv(bucket))
-  t.same((await app.inject('/ready')).json(), { status: 'ready', store: 's3' })
+function localPeerRunning(): boolean {
+  try {
+    peer('status')
+    return process.env.TEST_S3_ENDPOINT === `http://127.0.0.1:${process.env.S3_PEER_PORT ?? 7480}`
+  } catch {
+    return false
+  }
+}
 
-  peer('stop')
-  t.teardown(() => void peer('start'))
+/** A TCP relay to `target` that can be taken down and brought back on the same port. */
+async function relay(target: URL) {
+  const sockets = new Set<Socket>()
+  let server: Server | undefined
+  let port = 0
+  const up = async () => {
+    server = createServer((client) => {
+      const upstream = connect(Number(target.port || 80), target.hostname)
+      for (const s of [client, upstream]) {
+        sockets.add(s)
+        s.on('close', () => sockets.delete(s))
+        s.on('error', () => {})
+      }
+      client.pipe(upstream).pipe(client)
+    })
+    server.listen(port, '127.0.0.1')
+    await once(server, 'listening')
+    port = (server.address() as { port: number }).port
+  }
+  await up()
+  return {
+    endpoint: () => `http://127.0.0.1:${port}`,
+    async down() {
+      for (const s of sockets) s.destroy()
+      server!.close()
+      await once(server!, 'close')
+    },
+    up,
+  }
+}
+
+test('/ready is 503 while the S3 server is down and 200 when it returns', async (t) => {
+  const bucket = await createTestBucket(t, 'ready')
+  const usePeer = localPeerRunning()
+  const tcp = usePeer ? undefined : await relay(new URL(bucket.connection.endpoint))
+  if (tcp) t.teardown(() => tcp.down())
+  const env = { ...spacesEnv(bucket), ...(tcp ? { SPACES_ENDPOINT: tcp.endpoint() } : {}) }
+  const { app, auth } = await buildServer(t, env)
+  t.same((await app.inject('/ready')).json(), { status: 'ready', store: 's3' })
+  t.comment(usePeer ? 'stopping the local S3 peer' : 'shutting the relay to TEST_S3_ENDPOINT')
+
+  if (tcp) await tcp.down()
+  else {
+    peer('stop')
+    t.teardown(() => void peer('start'))
+  }
   const down = await app.inject('/ready')
   t.equal(down.statusCode, 503)
   t.match(down.json(), { code: 'FST_SPACES_NOT_READY', message: /^storage: / })
@@ -23,14 +75,14 @@ test('/ready is 503 while the S3 peer is down and 200 when it returns', async (t
   t.equal(upload.statusCode, 503, 'uploads during the outage are a retryable 503')
   t.equal(upload.json().code, 'FST_SPACES_STORAGE_UNAVAILABLE')
   t.equal(app.storage.ledger.getLive('org-1/epcr/document/e/x.pdf'), undefined, 'and are not recorded as stored')
-
   t.match((await app.inject('/metrics')).body, /spaces_proxy_store_errors_total\{operation="\w+Command",code="[^"]+"\} [1-9]/, 'store errors are counted by code')
 
-  peer('start')
+  if (tcp) await tcp.up()
+  else peer('start')
   let status = 0
   for (let i = 0; i < 60 && status !== 200; i++) {
     status = (await app.inject('/ready')).statusCode
     if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 500))
   }
-  t.equal(status, 200, 'ready again once the peer is back')
+  t.equal(status, 200, 'ready again once the S3 server is back')
 })
