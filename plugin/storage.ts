@@ -83,14 +83,13 @@ export class Storage {
       if (reservation.replaces) replaced = await this.moveToTrash(reservation.replaces, input.actor)
       // pipeline() destroys the meter when the body fails (client gone, limit), which fails the put.
       pipeline(input.body, meter, () => {})
-      await this.store.put({ key: parts.key, body: meter, contentType: input.contentType, signal: input.signal })
+      const info = await this.store.put({ key: parts.key, body: meter, contentType: input.contentType, signal: input.signal })
       stored = true
+      if (info.size !== meter.bytes) {
+        throw new StorageError(`stored size ${info.size} differs from the ${meter.bytes} bytes sent`)
+      }
       const sha256 = meter.sha256()
       await this.store.setTags(parts.key, { sha256 })
-      const info = await this.store.head(parts.key)
-      if (!info || info.size !== meter.bytes) {
-        throw new StorageError(`stored size ${info?.size ?? 'none'} differs from the ${meter.bytes} bytes sent`)
-      }
       return this.ledger.commit(reservation.id, { size: meter.bytes, sha256, etag: info.etag })
     } catch (err) {
       // And the other way round: a failed store releases the caller's stream instead of leaving it paused.

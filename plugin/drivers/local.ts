@@ -108,7 +108,7 @@ export class LocalDiskStore implements ObjectStore {
     return { key, size, etag, contentType, lastModified: meta ? new Date(meta.lastModified) : mtime }
   }
 
-  async put({ key, body, contentType, signal }: PutInput): Promise<{ etag: string }> {
+  async put({ key, body, contentType, signal }: PutInput): Promise<ObjectInfo> {
     const target = this.pathFor(this.objects, key)
     await this.ensureDirs()
     const uploadId = randomUUID()
@@ -131,8 +131,9 @@ export class LocalDiskStore implements ObjectStore {
       await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx', flush: true }))
       const etag = `"${hash.digest('hex')}"`
       await this.place(tmp, target)
-      await this.writeMeta(key, { contentType, etag, tags: {}, size, lastModified: new Date().toISOString() })
-      return { etag }
+      const meta = { contentType, etag, tags: {}, size, lastModified: new Date().toISOString() }
+      await this.writeMeta(key, meta)
+      return { key, size, etag, contentType, lastModified: new Date(meta.lastModified) }
     } catch (err) {
       await rm(tmp, { force: true })
       // A failure of the stream itself (limit, client gone) carries its own error: keep it.

@@ -129,7 +129,7 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async put({ key, body, contentType, signal }: PutInput): Promise<{ etag: string }> {
+  async put({ key, body, contentType, signal }: PutInput): Promise<ObjectInfo> {
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
@@ -143,10 +143,12 @@ export class S3Store implements ObjectStore {
     if (signal?.aborted) onAbort()
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      const result = await this.send('PutObject', () => upload.done())
-      // RGW (so Spaces) answers CompleteMultipartUpload with an empty ETag; HeadObject has it.
-      if (result.ETag) return { etag: result.ETag }
-      return { etag: (await this.head(key))?.etag ?? '' }
+      await this.send('PutObject', () => upload.done())
+      // One HEAD gives the stored size to check, and the ETag: RGW (so Spaces) answers
+      // CompleteMultipartUpload with an empty one.
+      const stored = await this.head(key)
+      if (!stored) throw new StorageError('PutObject: the object is missing right after its upload')
+      return stored
     } catch (err) {
       // A failure of the stream itself (limit, client gone) carries its own error: keep it.
       const streamError = (body as Readable & { errored?: Error | null }).errored

@@ -67,7 +67,8 @@ export interface PresignedRequest {
 
 export interface ObjectStore {
   readonly kind: 's3' | 'local'
-  put(input: PutInput): Promise<{ etag: string }>
+  /** Resolves with the object as the store now holds it: the caller checks its size against what it sent. */
+  put(input: PutInput): Promise<ObjectInfo>
   get(key: string, range?: ByteRange): Promise<GetResult>
   /** Resolves undefined when there is no such object. */
   head(key: string): Promise<ObjectInfo | undefined>
