@@ -244,14 +244,12 @@ export class Storage {
    * object is in the store with its sha256 tag, streaming finished, so it is committed; anything
    * else is marked failed and its leftovers (object, multipart parts) removed.
    */
-  async recoverPending(options: { directGraceSeconds: number; now?: Date }): Promise<{ committed: string[]; failed: string[] }> {
+  async recoverPending(options: StaleRule & { now?: Date }): Promise<{ committed: string[]; failed: string[] }> {
     const now = options.now ?? new Date()
     const committed: string[] = []
     const failed: string[] = []
     for (const row of this.ledger.listStalePending(now)) {
-      if (this.inflight.has(row.id)) continue
-      const ageSeconds = (now.getTime() - Date.parse(row.createdAt)) / 1000
-      if (row.expectedSize !== null && ageSeconds < options.directGraceSeconds) continue
+      if (this.inflight.has(row.id) || !isAbandoned(row, now, options)) continue
       const verified = this.ledger.getLive(row.key) ? undefined : await this.verifyStored(row.key)
       if (verified) {
         const record = this.ledger.commit(row.id, verified)
@@ -305,6 +303,23 @@ export class Storage {
   private warn(cause: unknown, msg: string): void {
     this.log.warn({ err: cause }, msg)
   }
+}
+
+/** When a pending upload no request of this process is running counts as abandoned. */
+export interface StaleRule {
+  /**
+   * Age after which a streamed upload is abandoned: 0 for the sidecar itself (it knows what it is
+   * streaming); another process (the CLI) must allow for the longest request a sidecar may serve.
+   */
+  staleAfterSeconds?: number
+  /** A direct browser upload may still be under way until its presigned URL has expired. */
+  directGraceSeconds: number
+}
+
+export function isAbandoned(row: ObjectRow, now: Date, rule: StaleRule): boolean {
+  const ageSeconds = (now.getTime() - Date.parse(row.createdAt)) / 1000
+  const streamed = rule.staleAfterSeconds ?? 0
+  return ageSeconds >= (row.expectedSize === null ? streamed : Math.max(streamed, rule.directGraceSeconds))
 }
 
 export function toRecord(row: FileRecord): FileRecord {

@@ -4,7 +4,7 @@
 // Unrecorded objects and missing objects need a person: one may be a patient's only copy.
 import type { IncompleteUpload, ObjectStore } from '../../plugin/drivers/types.js'
 import type { Ledger, ObjectState } from '../../plugin/ledger/types.js'
-import type { Storage } from '../../plugin/storage.js'
+import { isAbandoned, type Storage } from '../../plugin/storage.js'
 import type { Command } from './types.js'
 import { cliConfig, openStorage, parseCommandArgs, progress, usageError } from './context.js'
 
@@ -66,10 +66,8 @@ function classifyPending(ledger: Ledger, now: Date, options: ReconcileOptions) {
   const stale: PendingUpload[] = []
   const active: PendingUpload[] = []
   for (const row of ledger.listStalePending(now)) {
-    const direct = row.expectedSize !== null
-    const age = (now.getTime() - Date.parse(row.createdAt)) / 1000
-    const grace = direct ? Math.max(options.staleAfterSeconds, options.directGraceSeconds) : options.staleAfterSeconds
-    ;(age >= grace ? stale : active).push({ key: row.key, id: row.id, createdAt: row.createdAt, direct })
+    const entry = { key: row.key, id: row.id, createdAt: row.createdAt, direct: row.expectedSize !== null }
+    ;(isAbandoned(row, now, options) ? stale : active).push(entry)
   }
   return { stale, active }
 }
@@ -137,11 +135,11 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   if (!options.fix) return { before, after: before, clean: problemCount(before) === 0 }
 
   const now = options.now?.() ?? new Date()
-  // recoverPending treats every pending row older than `now` as abandoned: shift `now` back so
-  // that uploads younger than the stale age, which a running sidecar may be streaming, are spared.
+  // The same rule the report used: uploads a running sidecar may still be streaming are spared.
   const { committed, failed } = await deps.storage.recoverPending({
-    now: new Date(now.getTime() - options.staleAfterSeconds * 1000),
-    directGraceSeconds: Math.max(0, options.directGraceSeconds - options.staleAfterSeconds),
+    now,
+    staleAfterSeconds: options.staleAfterSeconds,
+    directGraceSeconds: options.directGraceSeconds,
   })
   const aborted: IncompleteUpload[] = []
   const errors: string[] = []
