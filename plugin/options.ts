@@ -141,17 +141,19 @@ export function spacesRegion(url: string): string | undefined {
   return SPACES_HOST.exec(new URL(url).hostname)?.[1]
 }
 
+/** An http(s) origin with nothing after it, as SPACES_ENDPOINT and SPACES_CDN_ENDPOINT must be. */
+export function isBaseUrl(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.pathname === '/' && !url.search
+  } catch {
+    return false
+  }
+}
+
 function checkBaseUrl(value: string): void {
   if (value.endsWith('/')) throw new ConfigEndpointSlashError(value)
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw new ConfigEndpointError(value)
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.pathname !== '/' || url.search) {
-    throw new ConfigEndpointError(value)
-  }
+  if (!isBaseUrl(value)) throw new ConfigEndpointError(value)
 }
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {

@@ -7,7 +7,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { S3Store } from '../../plugin/drivers/s3.js'
-import { spacesRegion, type SpacesConnection } from '../../plugin/options.js'
+import { isBaseUrl, spacesRegion, type SpacesConnection } from '../../plugin/options.js'
 import { loadConfig } from '../config.js'
 import type { Command } from './types.js'
 import { corsMatches, corsRule, getBucketCors } from './cors.js'
@@ -51,15 +51,6 @@ class Steps {
 function codeOf(err: unknown): string {
   const e = (err ?? {}) as { Code?: string; name?: string; code?: string }
   return e.Code ?? (e.name && e.name !== 'Error' ? e.name : undefined) ?? e.code ?? 'Error'
-}
-
-function isBaseUrl(value: string): boolean {
-  try {
-    const url = new URL(value)
-    return (url.protocol === 'https:' || url.protocol === 'http:') && url.pathname === '/' && !url.search
-  } catch {
-    return false
-  }
 }
 
 /** Steps 1-3 and the rest of the settings; returns whether the bucket can be tried. */
