@@ -46,12 +46,12 @@ async function fastifySpaces(app: FastifyInstance, options: FastifySpacesPluginO
 export const spaces = fp(fastifySpaces, { fastify: '5.x', name: 'fastify-spaces' })
 export default spaces
 
-export { errors } from './errors.js'
 export * from './errors.js'
 export type { FastifySpacesOptions, SpacesConnection, SignedUrlOptions, Authorize } from './options.js'
 export { validateConnection, spacesRegion } from './options.js'
 export type { ObjectStore, ObjectInfo, GetResult, ByteRange, PutInput } from './drivers/types.js'
 export { S3Store, createS3Client } from './drivers/s3.js'
+export { LocalDiskStore } from './drivers/local.js'
 export type * from './ledger/types.js'
 export { SqliteLedger } from './ledger/sqlite.js'
 export { Storage } from './storage.js'
