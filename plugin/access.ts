@@ -128,7 +128,7 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access:
     for (const note of notes) {
       const status = note.status ?? replyStatus
       try {
-        ledger.appendAudit({
+        await ledger.appendAudit({
           actor: note.actor?.sub ?? who?.sub ?? null,
           org: note.actor?.org ?? who?.org ?? null,
           roles: who?.roles ?? [],

@@ -36,7 +36,7 @@ async function fastifySpaces(app: FastifyInstance, options: FastifySpacesPluginO
   app.addHook('onClose', async () => {
     // Close only what this plugin opened; a store or ledger passed in belongs to the caller.
     if (!options.store) await store.close()
-    if (!isLedger(options.ledger)) ledger.close()
+    if (!isLedger(options.ledger)) await ledger.close()
   })
   if (resolved.routes) {
     await app.register(spacesRoutes, { prefix: options.prefix, storage, access: createAccess(options) })

@@ -68,7 +68,7 @@ export class Storage {
   async upload(input: UploadInput): Promise<FileRecord> {
     const parts = this.parseKey(input.key)
     this.checkContentType(input.contentType)
-    const reservation = this.ledger.reserve({
+    const reservation = await this.ledger.reserve({
       key: parts.key,
       parts,
       contentType: input.contentType,
@@ -90,11 +90,13 @@ export class Storage {
       }
       const sha256 = meter.sha256()
       await this.store.setTags(parts.key, { sha256 })
-      return this.ledger.commit(reservation.id, { size: meter.bytes, sha256, etag: info.etag })
+      return await this.ledger.commit(reservation.id, { size: meter.bytes, sha256, etag: info.etag })
     } catch (err) {
       // And the other way round: a failed store releases the caller's stream instead of leaving it paused.
       meter.destroy()
-      this.ledger.fail(reservation.id, (err as Error).message ?? 'upload failed')
+      await this.ledger
+        .fail(reservation.id, (err as Error).message ?? 'upload failed')
+        .catch((cause) => this.warn(cause, 'marking the upload failed did not work; the sweep will settle it'))
       if (stored) await this.store.delete(parts.key).catch((cause) => this.warn(cause, 'cleanup delete failed'))
       if (replaced) {
         await this.restore(replaced.trashId).catch((cause) => this.warn(cause, 'restoring the replaced file failed'))
@@ -106,19 +108,19 @@ export class Storage {
   }
 
   /** The live record for a key, or 404. A trashed or failed key is not live. */
-  stat(key: string): FileRecord {
-    const row = this.ledger.getLive(key)
+  async stat(key: string): Promise<FileRecord> {
+    const row = await this.ledger.getLive(key)
     if (!row) throw new NotFoundError('no live file at this key')
     return toRecord(row)
   }
 
   async open(key: string, range?: ByteRange): Promise<GetResult> {
-    this.stat(key)
+    await this.stat(key)
     return this.store.get(key, range)
   }
 
   async softDelete(key: string, actor: string): Promise<TrashRecord> {
-    const row = this.ledger.getLive(key)
+    const row = await this.ledger.getLive(key)
     if (!row) throw new NotFoundError('no live file at this key')
     return this.moveToTrash(row, actor)
   }
@@ -130,7 +132,7 @@ export class Storage {
     await this.store.copy(row.key, trashKey)
     const deletedAt = new Date()
     const purgeAfter = new Date(deletedAt.getTime() + this.options.trashRetentionDays * DAY_MS)
-    const trashed = this.ledger.markTrashed(row.key, { trashId, trashKey, deletedBy: actor, deletedAt, purgeAfter })
+    const trashed = await this.ledger.markTrashed(row.key, { trashId, trashKey, deletedBy: actor, deletedAt, purgeAfter })
     if (!trashed) {
       // Someone else deleted it first; drop our copy.
       await this.store.delete(trashKey)
@@ -142,11 +144,11 @@ export class Storage {
 
   /** Puts a trashed file back at its key, byte for byte (a server-side copy). */
   async restore(trashId: string): Promise<FileRecord> {
-    const row = this.trashEntry(trashId)
+    const row = await this.trashEntry(trashId)
     // Hold the key while copying, so an upload cannot land between the check and the copy.
     let hold
     try {
-      hold = this.ledger.reserve({ key: row.key, parts: row, contentType: row.contentType, actor: row.createdBy, overwrite: false })
+      hold = await this.ledger.reserve({ key: row.key, parts: row, contentType: row.contentType, actor: row.createdBy, overwrite: false })
     } catch (err) {
       throw new RestoreConflictError({ cause: err })
     }
@@ -154,38 +156,38 @@ export class Storage {
     try {
       await this.store.copy(row.trashKey!, row.key)
     } finally {
-      this.ledger.fail(hold.id, 'restore hold released')
+      await this.ledger.fail(hold.id, 'restore hold released')
       this.inflight.delete(hold.id)
     }
-    const record = this.ledger.markRestored(trashId)
+    const record = await this.ledger.markRestored(trashId)
     await this.store.delete(row.trashKey!).catch((cause) => this.warn(cause, 'trash copy not removed'))
     return record
   }
 
   /** Hard delete: the bytes go now, the ledger keeps that they existed. */
   async purge(trashId: string): Promise<void> {
-    const row = this.trashEntry(trashId)
+    const row = await this.trashEntry(trashId)
     await this.store.delete(row.trashKey!)
-    this.ledger.markPurged(trashId)
+    await this.ledger.markPurged(trashId)
   }
 
   /** Purges trash past its retention; returns what it purged (or would, with dryRun). */
   async purgeExpired(
     options: { now?: Date; dryRun?: boolean; actor?: string; onPurged?: (row: ObjectRow) => void } = {},
   ): Promise<ObjectRow[]> {
-    const expired = this.ledger.listExpiredTrash(options.now ?? new Date(), 10_000)
+    const expired = await this.ledger.listExpiredTrash(options.now ?? new Date(), 10_000)
     if (options.dryRun) return expired
     for (const row of expired) {
       await this.purge(row.trashId!)
-      this.systemAudit('purge', row.key, { status: 200, bytes: row.size, sha256: row.sha256, actor: options.actor })
+      await this.systemAudit('purge', row.key, { status: 200, bytes: row.size, sha256: row.sha256, actor: options.actor })
       options.onPurged?.(row)
     }
     return expired
   }
 
   /** A trash entry that still holds bytes, or 404. */
-  trashEntry(trashId: string): ObjectRow {
-    const row = this.ledger.getTrash(trashId)
+  async trashEntry(trashId: string): Promise<ObjectRow> {
+    const row = await this.ledger.getTrash(trashId)
     if (!row || row.state !== 'trashed' || !row.trashKey) throw new TrashNotFoundError(trashId)
     return row
   }
@@ -194,9 +196,9 @@ export class Storage {
    * Holds the key for a direct browser upload until it is completed or expires: a pending row
    * that carries the size the browser promised.
    */
-  expectDirectUpload(input: { key: string; contentType: string; size: number; actor: string }): void {
+  async expectDirectUpload(input: { key: string; contentType: string; size: number; actor: string }): Promise<void> {
     const parts = this.parseKey(input.key)
-    this.ledger.reserve({
+    await this.ledger.reserve({
       key: parts.key,
       parts,
       contentType: input.contentType,
@@ -208,7 +210,7 @@ export class Storage {
 
   /** Records an object a browser uploaded straight to the store, once it matches what was asked. */
   async completeDirectUpload(input: { key: string; actor: string }): Promise<FileRecord> {
-    const pending = this.ledger.getPending(input.key)
+    const pending = await this.ledger.getPending(input.key)
     if (!pending || this.inflight.has(pending.id)) {
       throw new UploadMismatchError('no direct upload was started for this key, or it has expired')
     }
@@ -223,9 +225,9 @@ export class Storage {
       }
       const sha256 = await this.hashStored(pending.key)
       await this.store.setTags(pending.key, { sha256 })
-      return this.ledger.commit(pending.id, { size: info.size, sha256, etag: info.etag })
+      return await this.ledger.commit(pending.id, { size: info.size, sha256, etag: info.etag })
     } catch (err) {
-      this.ledger.fail(pending.id, (err as Error).message)
+      await this.ledger.fail(pending.id, (err as Error).message)
       throw err
     }
   }
@@ -248,19 +250,19 @@ export class Storage {
     const now = options.now ?? new Date()
     const committed: string[] = []
     const failed: string[] = []
-    for (const row of this.ledger.listStalePending(now)) {
+    for (const row of await this.ledger.listStalePending(now)) {
       if (this.inflight.has(row.id) || !isAbandoned(row, now, options)) continue
-      const verified = this.ledger.getLive(row.key) ? undefined : await this.verifyStored(row.key)
+      const verified = (await this.ledger.getLive(row.key)) ? undefined : await this.verifyStored(row.key)
       if (verified) {
-        const record = this.ledger.commit(row.id, verified)
-        this.systemAudit('upload', row.key, { status: 201, bytes: record.size, sha256: record.sha256 })
+        const record = await this.ledger.commit(row.id, verified)
+        await this.systemAudit('upload', row.key, { status: 201, bytes: record.size, sha256: record.sha256 })
         committed.push(row.key)
         continue
       }
-      this.ledger.fail(row.id, 'interrupted: found incomplete after a restart')
-      this.systemAudit('upload', row.key, { status: 500, errorCode: 'FST_SPACES_INTERRUPTED' })
+      await this.ledger.fail(row.id, 'interrupted: found incomplete after a restart')
+      await this.systemAudit('upload', row.key, { status: 500, errorCode: 'FST_SPACES_INTERRUPTED' })
       failed.push(row.key)
-      if (!this.ledger.getLive(row.key)) await this.store.delete(row.key)
+      if (!(await this.ledger.getLive(row.key))) await this.store.delete(row.key)
       for (const upload of await this.store.listIncompleteUploads(row.key)) {
         if (upload.key === row.key) await this.store.abortIncompleteUpload(upload)
       }
@@ -269,12 +271,12 @@ export class Storage {
   }
 
   /** Audit events for work no request asked for (sweeps, recovery, CLI). */
-  systemAudit(
+  async systemAudit(
     action: AuditAction,
     key: string,
     extra: { status: number; errorCode?: string; bytes?: number; sha256?: string; actor?: string },
-  ): void {
-    this.ledger.appendAudit({
+  ): Promise<void> {
+    await this.ledger.appendAudit({
       actor: extra.actor ?? 'system',
       org: key.startsWith(TRASH_PREFIX) ? null : (key.split('/')[0] ?? null),
       roles: [],

@@ -43,13 +43,13 @@ interface Row {
 const rows: Row[] = []
 
 /** Runs `fn` n times after a warm-up, timing each call. */
-function measure(label: string, n: number, fn: (i: number) => void): void {
-  for (let i = 0; i < Math.min(1000, n / 10); i++) fn(i)
+async function measure(label: string, n: number, fn: (i: number) => unknown): Promise<void> {
+  for (let i = 0; i < Math.min(1000, n / 10); i++) await fn(i)
   const lap = new Float64Array(n)
   const start = process.hrtime.bigint()
   let last = start
   for (let i = 0; i < n; i++) {
-    fn(i)
+    await fn(i)
     const now = process.hrtime.bigint()
     lap[i] = Number(now - last) / 1000
     last = now
@@ -66,7 +66,7 @@ function measure(label: string, n: number, fn: (i: number) => void): void {
 }
 
 /** The ledger's own schema and pragmas, written to with one bare INSERT per transaction. */
-function baseline(label: string, n: number, options: { synchronous: string; inlineIndexes?: boolean }): void {
+async function baseline(label: string, n: number, options: { synchronous: string; inlineIndexes?: boolean }): Promise<void> {
   const db = new Database(freshPath())
   db.pragma('journal_mode = WAL')
   db.pragma(`synchronous = ${options.synchronous}`)
@@ -84,35 +84,35 @@ function baseline(label: string, n: number, options: { synchronous: string; inli
       input.requestId, input.action, input.key, input.result, input.status, input.errorCode, input.bytes, input.sha256,
       input.ttl, input.sha256, input.sha256)
   })
-  measure(label, n, () => tx.immediate())
+  await measure(label, n, () => tx.immediate())
   db.close()
 }
 
-baseline('baseline: bare INSERT, no hash or chain (NORMAL)', events, { synchronous: 'NORMAL' })
-baseline('baseline: bare INSERT + 5 inline indexes (NORMAL)', events, { synchronous: 'NORMAL', inlineIndexes: true })
-baseline('baseline: bare INSERT (synchronous=FULL)', Math.round(events / 10), { synchronous: 'FULL' })
+await baseline('baseline: bare INSERT, no hash or chain (NORMAL)', events, { synchronous: 'NORMAL' })
+await baseline('baseline: bare INSERT + 5 inline indexes (NORMAL)', events, { synchronous: 'NORMAL', inlineIndexes: true })
+await baseline('baseline: bare INSERT (synchronous=FULL)', Math.round(events / 10), { synchronous: 'FULL' })
 
 const ledger = SqliteLedger.open({ path: freshPath() })
-measure('appendAudit (hash chain, NORMAL)', events, () => ledger.appendAudit(input))
+await measure('appendAudit (hash chain, NORMAL)', events, () => ledger.appendAudit(input))
 
 const actors = ['user-1', 'user-2', 'user-3']
 let uploads = 0
-measure('reserve + commit', Math.round(events / 5), () => {
+await measure('reserve + commit', Math.round(events / 5), async () => {
   const i = uploads++ // the warm-up calls take keys too
   const filename = `f${i}.pdf`
   const parts = { orgId: 'org-1', system: 'epcr', objectType: 'document', objectId: `epcr-${i % 100}`, filename }
   const key = `org-1/epcr/document/${parts.objectId}/${filename}`
-  const { id } = ledger.reserve({ key, parts, contentType: 'application/pdf', actor: actors[i % 3]!, overwrite: false })
-  ledger.commit(id, { size: 1000, sha256: input.sha256!, etag: '"e"' })
+  const { id } = await ledger.reserve({ key, parts, contentType: 'application/pdf', actor: actors[i % 3]!, overwrite: false })
+  await ledger.commit(id, { size: 1000, sha256: input.sha256!, etag: '"e"' })
 })
 
 const verifyStart = process.hrtime.bigint()
-const { events: verified, ok } = ledger.verifyAudit()
+const { events: verified, ok } = await ledger.verifyAudit()
 if (!ok) throw new Error('the benchmark chain does not verify')
 const verifySeconds = Number(process.hrtime.bigint() - verifyStart) / 1e9
 rows.push({ case: 'verifyAudit (events checked)', ops: verified, perSecond: Math.round(verified / verifySeconds) })
-measure('queryAudit page (org filter, limit 50)', 1000, () => ledger.queryAudit({ orgId: 'org-1' }, { limit: 50 }))
-ledger.close()
+await measure('queryAudit page (org filter, limit 50)', 1000, () => ledger.queryAudit({ orgId: 'org-1' }, { limit: 50 }))
+await ledger.close()
 rmSync(dir, { recursive: true, force: true })
 
 const width = Math.max(...rows.map((r) => r.case.length))

@@ -86,7 +86,7 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
   const ledger: Ledger = SqliteLedger.open({ path: config.ledgerPath })
   app.addHook('onClose', async () => {
     await store.close()
-    ledger.close()
+    await ledger.close()
   })
   if (!config.spaces) {
     app.log.warn({ dataDir: config.dataDir }, 'no SPACES_* set: using the embedded local-disk store (development only)')

@@ -26,7 +26,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { store: ObjectSto
       problems.push(`storage: ${(err as Error).message}`)
     }
     try {
-      deps.ledger.checkWritable()
+      await withTimeout(deps.ledger.checkWritable(), READY_TIMEOUT_MS, 'the ledger')
     } catch (err) {
       problems.push(`ledger: ${(err as Error).message}`)
     }

@@ -27,18 +27,19 @@ function event(n: number): AuditInput {
 }
 
 /** A ledger with three events; returns its path and the chain head. */
-function seed(dir: string): { path: string; head: string; ids: string[] } {
+async function seed(dir: string): Promise<{ path: string; head: string; ids: string[] }> {
   const path = join(dir, 'ledger.db')
   const ledger = SqliteLedger.open({ path })
-  const ids = [1, 2, 3].map((n) => ledger.appendAudit(event(n)).id)
-  const { head } = ledger.verifyAudit()
-  ledger.close()
+  const ids: string[] = []
+  for (const n of [1, 2, 3]) ids.push((await ledger.appendAudit(event(n))).id)
+  const { head } = await ledger.verifyAudit()
+  await ledger.close()
   return { path, head, ids }
 }
 
 t.test('an intact chain: exit 0 with the count and head', async (t) => {
   const dir = t.testdir()
-  const { path, head } = seed(dir)
+  const { path, head } = await seed(dir)
   const run = await runCli(['audit', 'verify'], { LEDGER_PATH: path }, { cwd: dir })
   t.equal(run.code, 0, run.stderr)
   t.equal(run.stdout, `audit chain ok: 3 events, head ${head}\n`)
@@ -46,7 +47,7 @@ t.test('an intact chain: exit 0 with the count and head', async (t) => {
 
 t.test('LEDGER_PATH from .env, relative to the working directory', async (t) => {
   const dir = t.testdir({ '.env': 'LEDGER_PATH=./state/ledger.db\n', state: {} })
-  const { head } = seed(join(dir, 'state'))
+  const { head } = await seed(join(dir, 'state'))
   const run = await runCli(['audit', 'verify'], {}, { cwd: dir })
   t.equal(run.code, 0, run.stderr)
   t.match(run.stdout, `head ${head}`)
@@ -54,7 +55,7 @@ t.test('LEDGER_PATH from .env, relative to the working directory', async (t) => 
 
 t.test('an edited event: exit 1 naming it', async (t) => {
   const dir = t.testdir()
-  const { path, ids } = seed(dir)
+  const { path, ids } = await seed(dir)
   // What an attacker with write access to the file can do: drop the guard and edit history.
   const db = new Database(path)
   db.exec('DROP TRIGGER audit_no_update')
@@ -67,7 +68,7 @@ t.test('an edited event: exit 1 naming it', async (t) => {
 
 t.test('a deleted event: exit 1 at the event after the gap', async (t) => {
   const dir = t.testdir()
-  const { path, ids } = seed(dir)
+  const { path, ids } = await seed(dir)
   const db = new Database(path)
   db.exec('DROP TRIGGER audit_no_delete')
   db.prepare('DELETE FROM audit WHERE seq = 2').run()

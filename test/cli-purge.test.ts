@@ -16,7 +16,7 @@ const DAY = 24 * 60 * 60 * 1000
 t.test('purges trash past retention, and only that', async (t) => {
   const cwd = t.testdir()
   const env = { DATA_DIR: join(cwd, 'data'), LEDGER_PATH: join(cwd, 'data', 'ledger.db') }
-  SqliteLedger.open({ path: env.LEDGER_PATH }).close()
+  await SqliteLedger.open({ path: env.LEDGER_PATH }).close()
   const deps = openStorage(loadConfig(env))
   t.teardown(() => deps.close())
   const { storage, store, ledger } = deps
@@ -35,7 +35,7 @@ t.test('purges trash past retention, and only that', async (t) => {
     const trashKey = `${TRASH_PREFIX}org-1/${trashId}`
     await store.copy(key, trashKey)
     const deletedAt = new Date(Date.now() - 40 * DAY)
-    ledger.markTrashed(key, { trashId, trashKey, deletedBy: 'tester', deletedAt, purgeAfter: new Date(deletedAt.getTime() + 30 * DAY) })
+    await ledger.markTrashed(key, { trashId, trashKey, deletedBy: 'tester', deletedAt, purgeAfter: new Date(deletedAt.getTime() + 30 * DAY) })
     await store.delete(key)
     expired.push({ trashId, trashKey, key })
   }
@@ -63,11 +63,11 @@ t.test('purges trash past retention, and only that', async (t) => {
   t.ok(await store.head(young.trashKey), 'younger trash stays')
   t.ok(await store.head('org-1/epcr/document/d-1/live.pdf'), 'live files stay')
 
-  const events = ledger.queryAudit({ action: 'purge' }, { limit: 10 }).items
+  const events = (await ledger.queryAudit({ action: 'purge' }, { limit: 10 })).items
   t.equal(events.length, 2)
   t.match(events, [{ actor: 'spaces-proxy purge', result: 'ok', status: 200 }, { actor: 'spaces-proxy purge' }])
   t.same(events.map((e) => e.key).sort(), expired.map((e) => e.key).sort())
-  t.equal(ledger.verifyAudit().ok, true)
+  t.equal((await ledger.verifyAudit()).ok, true)
 
   const again = await runCli(['purge'], env, { cwd })
   t.equal(again.stdout, 'purged 0 files (0 bytes)\n', 'nothing left to purge')

@@ -29,7 +29,7 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
   const bucket = await createTestBucket(t, 'reconcile')
   const cwd = t.testdir()
   const env: Record<string, string> = { ...spacesEnv(bucket), LEDGER_PATH: join(cwd, 'ledger.db') }
-  SqliteLedger.open({ path: env.LEDGER_PATH! }).close()
+  await SqliteLedger.open({ path: env.LEDGER_PATH! }).close()
   const deps = openStorage(loadConfig(env))
   t.teardown(() => deps.close())
   const { storage, ledger } = deps
@@ -54,7 +54,7 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
   const sha256 = createHash('sha256').update('finished').digest('hex')
   await bucket.client.send(new PutObjectCommand({ Bucket, Key: KEYS.finished, Body: 'finished', ContentType: 'application/pdf', Tagging: `sha256=${sha256}` }))
   // A browser upload whose presigned URL has not expired yet, and a multipart upload nobody owns.
-  storage.expectDirectUpload({ key: KEYS.direct, contentType: 'application/pdf', size: 10, actor: 'tester' })
+  await storage.expectDirectUpload({ key: KEYS.direct, contentType: 'application/pdf', size: 10, actor: 'tester' })
   await bucket.client.send(new CreateMultipartUploadCommand({ Bucket, Key: KEYS.stray }))
   // check's probe objects are not the ledger's business.
   await bucket.client.send(new PutObjectCommand({ Bucket, Key: '.probe/left-behind', Body: 'x' }))
@@ -93,10 +93,10 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
     t.match(after, '2 problem(s) remain')
 
     t.same(await bucket.incompleteUploads(), [], 'no multipart upload is left')
-    t.equal(ledger.getPending(KEYS.crashed), undefined)
-    t.equal(ledger.getLive(KEYS.crashed), undefined, 'the interrupted upload was marked failed')
-    t.match(ledger.getLive(KEYS.finished), { size: 8, sha256 }, 'the finished one was committed')
-    t.ok(ledger.getPending(KEYS.direct), 'the browser upload still has its reservation')
+    t.equal(await ledger.getPending(KEYS.crashed), undefined)
+    t.equal(await ledger.getLive(KEYS.crashed), undefined, 'the interrupted upload was marked failed')
+    t.match(await ledger.getLive(KEYS.finished), { size: 8, sha256 }, 'the finished one was committed')
+    t.ok(await ledger.getPending(KEYS.direct), 'the browser upload still has its reservation')
     t.ok(await deps.store.head(KEYS.orphan), 'reconcile never deletes an unrecorded object')
   })
 

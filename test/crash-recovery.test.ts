@@ -51,8 +51,8 @@ test('kill -9 mid-upload, restart, reconcile --fix: clean', async (t) => {
   t.equal(await first.exited, null, 'killed with SIGKILL')
 
   const before = SqliteLedger.open({ path: env.LEDGER_PATH })
-  t.equal(before.listStalePending(new Date()).length, 3, 'the crash left three pending rows')
-  before.close()
+  t.equal((await before.listStalePending(new Date())).length, 3, 'the crash left three pending rows')
+  await before.close()
 
   const second = await startCliServer(env)
   t.teardown(() => second.child.kill('SIGKILL'))
@@ -62,14 +62,14 @@ test('kill -9 mid-upload, restart, reconcile --fix: clean', async (t) => {
 
   const ledger = SqliteLedger.open({ path: env.LEDGER_PATH })
   t.teardown(() => ledger.close())
-  t.same(ledger.listStalePending(new Date()), [], 'the restart settled every pending row')
-  const live = ledger.listStoredKeys().filter((row) => row.state === 'live')
+  t.same(await ledger.listStalePending(new Date()), [], 'the restart settled every pending row')
+  const live = (await ledger.listStoredKeys()).filter((row) => row.state === 'live')
   t.equal(live.length, 2, 'the two finished uploads are live')
   for (const row of live) {
     const head = await bucket.client.send(new HeadObjectCommand({ Bucket: bucket.name, Key: row.key }))
     t.ok(head.ContentLength, `${row.key} is in the bucket`)
   }
-  const failed = ledger.queryAudit({ action: 'upload', actor: 'system' }, { limit: 10 }).items
+  const failed = (await ledger.queryAudit({ action: 'upload', actor: 'system' }, { limit: 10 })).items
   t.equal(failed.length, 3, 'each settled upload is audited')
 
   const fix = await runCli(['reconcile', '--fix'], env)

@@ -42,7 +42,7 @@ test('presigned PUT, then complete: recorded with its sha256 and audited', async
   t.equal((await app.inject({ method: 'GET', url: `/v1/files/${key}`, headers })).body, body.toString())
   const again = await app.inject({ method: 'POST', url: '/v1/uploads/complete', headers, payload: { key } })
   t.equal(again.statusCode, 400, 'completing twice is refused')
-  const events = app.storage.ledger.queryAudit({ key }, { limit: 10 }).items.map((e) => `${e.action}:${e.result}`)
+  const events = (await app.storage.ledger.queryAudit({ key }, { limit: 10 })).items.map((e) => `${e.action}:${e.result}`)
   t.same(events, ['upload_complete:error', 'download:ok', 'upload_complete:ok', 'upload:error', 'sign:ok'])
 })
 
@@ -57,7 +57,7 @@ test('an upload that never happened, or does not match, is refused and removed',
   const missing = await app.inject({ method: 'POST', url: '/v1/uploads/complete', headers, payload: { key: never.key } })
   t.equal(missing.statusCode, 400)
   t.equal(missing.json().code, 'FST_SPACES_UPLOAD_MISMATCH')
-  t.equal(app.storage.ledger.getLive(never.key), undefined)
+  t.equal(await app.storage.ledger.getLive(never.key), undefined)
 
   // Someone with other credentials writes something else at the key.
   const swapped = await ask('swapped.pdf', 10)
@@ -66,7 +66,7 @@ test('an upload that never happened, or does not match, is refused and removed',
   t.equal(mismatch.statusCode, 400)
   t.match(mismatch.json().message, /expected 10 bytes of application\/pdf, found 22 bytes of text\/html/)
   t.same(await bucket.keys(), [], 'the mismatching object is removed')
-  t.equal(app.storage.ledger.getLive(swapped.key), undefined)
+  t.equal(await app.storage.ledger.getLive(swapped.key), undefined)
 
   const tooBig = await app.inject({ method: 'POST', url: '/v1/uploads', headers, payload: { system: 'epcr', objectType: 'c', objectId: 'c', filename: 'x.pdf', contentType: 'application/pdf', size: 6 * 1024 ** 3 } })
   t.equal(tooBig.statusCode, 413)

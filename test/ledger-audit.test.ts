@@ -87,17 +87,17 @@ t.test('verifyChain reports the first broken event', async (t) => {
 
 t.test('appends form a hash chain', async (t) => {
   const ledger = openAt(t, join(t.testdir(), 'ledger.db'))
-  t.same(ledger.verifyAudit(), { ok: true, events: 0, head: GENESIS_HASH })
+  t.same(await ledger.verifyAudit(), { ok: true, events: 0, head: GENESIS_HASH })
 
-  const first = ledger.appendAudit(event())
-  const second = ledger.appendAudit(event({ action: 'sign', ttl: 600, roles: [], bytes: null, sha256: null }))
+  const first = await ledger.appendAudit(event())
+  const second = await ledger.appendAudit(event({ action: 'sign', ttl: 600, roles: [], bytes: null, sha256: null }))
   t.match(first, { seq: 1, prevHash: GENESIS_HASH, roles: ['admin', 'auditor'], status: 200 })
   t.match(first.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   t.match(first.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
   t.equal(first.hash, chainHash(GENESIS_HASH, first))
   t.match(second, { seq: 2, prevHash: first.hash, ttl: 600, roles: [] })
-  t.same(ledger.verifyAudit(), { ok: true, events: 2, head: second.hash })
-  t.same(ledger.queryAudit({}, { limit: 10 }).items, [second, first], 'rows read back exactly as returned')
+  t.same(await ledger.verifyAudit(), { ok: true, events: 2, head: second.hash })
+  t.same((await ledger.queryAudit({}, { limit: 10 })).items, [second, first], 'rows read back exactly as returned')
 })
 
 t.test('queries filter and page newest first', async (t) => {
@@ -106,7 +106,7 @@ t.test('queries filter and page newest first', async (t) => {
   // More than one batch of the search table, and a tail that only the query itself copies.
   const total = SEARCH_BATCH * 2 + 40
   for (let i = 0; i < total; i++) {
-    ledger.appendAudit(event({
+    await ledger.appendAudit(event({
       org: i % 2 === 0 ? 'org-1' : 'org-2',
       actor: `user-${i % 5}`,
       action: actions[i % 3]!,
@@ -117,7 +117,7 @@ t.test('queries filter and page newest first', async (t) => {
   const seqs: number[] = []
   let cursor: string | undefined
   do {
-    const page = ledger.queryAudit({ orgId: 'org-1' }, { limit: 50, ...(cursor ? { cursor } : {}) })
+    const page = await ledger.queryAudit({ orgId: 'org-1' }, { limit: 50, ...(cursor ? { cursor } : {}) })
     t.ok(page.items.length <= 50)
     seqs.push(...page.items.map((e) => e.seq))
     cursor = page.nextCursor
@@ -125,33 +125,33 @@ t.test('queries filter and page newest first', async (t) => {
   const expected = Array.from({ length: total }, (_, i) => i + 1).filter((s) => (s - 1) % 2 === 0).reverse()
   t.same(seqs, expected, 'every org-1 event once, newest first')
 
-  const match = (filter: Parameters<SqliteLedger['queryAudit']>[0], fn: (i: number) => boolean) => {
-    const got = ledger.queryAudit(filter, { limit: 1000 }).items.map((e) => e.seq)
+  const match = async (filter: Parameters<SqliteLedger['queryAudit']>[0], fn: (i: number) => boolean) => {
+    const got = (await ledger.queryAudit(filter, { limit: 1000 })).items.map((e) => e.seq)
     const want = Array.from({ length: total }, (_, i) => i).filter(fn).map((i) => i + 1).reverse()
     t.same(got, want, JSON.stringify(filter))
   }
-  match({ actor: 'user-3' }, (i) => i % 5 === 3)
-  match({ action: 'sign' }, (i) => i % 3 === 2)
-  match({ key: 'org-1/epcr/document/e/4.pdf' }, (i) => i % 7 === 4)
-  match({ orgId: 'org-2', actor: 'user-1', action: 'upload' }, (i) => i % 2 === 1 && i % 5 === 1 && i % 3 === 0)
-  match({ orgId: 'org-3' }, () => false)
+  await match({ actor: 'user-3' }, (i) => i % 5 === 3)
+  await match({ action: 'sign' }, (i) => i % 3 === 2)
+  await match({ key: 'org-1/epcr/document/e/4.pdf' }, (i) => i % 7 === 4)
+  await match({ orgId: 'org-2', actor: 'user-1', action: 'upload' }, (i) => i % 2 === 1 && i % 5 === 1 && i % 3 === 0)
+  await match({ orgId: 'org-3' }, () => false)
 
-  const all = ledger.queryAudit({}, { limit: 1000 }).items
+  const all = (await ledger.queryAudit({}, { limit: 1000 })).items
   const mid = all[300]!.ts
-  t.ok(ledger.queryAudit({ since: mid }, { limit: 1000 }).items.every((e) => e.ts >= mid), 'since is inclusive')
-  t.ok(ledger.queryAudit({ until: mid }, { limit: 1000 }).items.every((e) => e.ts < mid), 'until is exclusive')
-  const windowed = ledger.queryAudit({ since: mid, until: mid }, { limit: 10 })
+  t.ok((await ledger.queryAudit({ since: mid }, { limit: 1000 })).items.every((e) => e.ts >= mid), 'since is inclusive')
+  t.ok((await ledger.queryAudit({ until: mid }, { limit: 1000 })).items.every((e) => e.ts < mid), 'until is exclusive')
+  const windowed = await ledger.queryAudit({ since: mid, until: mid }, { limit: 10 })
   t.same(windowed.items, [])
-  t.equal(ledger.queryAudit({ since: '2000-01-01' }, { limit: 1000 }).items.length, total, 'a date-only bound is normalised')
-  t.throws(() => ledger.queryAudit({ since: 'yesterday' }, { limit: 10 }), { code: 'FST_SPACES_BAD_REQUEST' })
-  t.throws(() => ledger.queryAudit({}, { limit: 10, cursor: 'bm90LWEtc2Vx' }), { code: 'FST_SPACES_BAD_REQUEST' })
-  t.equal(ledger.verifyAudit().events, total)
+  t.equal((await ledger.queryAudit({ since: '2000-01-01' }, { limit: 1000 })).items.length, total, 'a date-only bound is normalised')
+  await t.rejects(ledger.queryAudit({ since: 'yesterday' }, { limit: 10 }), { code: 'FST_SPACES_BAD_REQUEST' })
+  await t.rejects(ledger.queryAudit({}, { limit: 10, cursor: 'bm90LWEtc2Vx' }), { code: 'FST_SPACES_BAD_REQUEST' })
+  t.equal((await ledger.verifyAudit()).events, total)
 })
 
 t.test('the database refuses UPDATE and DELETE on the audit tables', async (t) => {
   const path = join(t.testdir(), 'ledger.db')
   const ledger = openAt(t, path)
-  for (let i = 0; i < SEARCH_BATCH; i++) ledger.appendAudit(event()) // fills audit_search too
+  for (let i = 0; i < SEARCH_BATCH; i++) await ledger.appendAudit(event()) // fills audit_search too
   const db = new Database(path)
   t.teardown(() => db.close())
   for (const table of ['audit', 'audit_search']) {
@@ -159,17 +159,18 @@ t.test('the database refuses UPDATE and DELETE on the audit tables', async (t) =
     t.throws(() => db.prepare(`DELETE FROM ${table} WHERE seq = 2`).run(), { message: 'audit log is append-only' })
     t.throws(() => db.prepare(`DELETE FROM ${table}`).run(), { message: 'audit log is append-only' })
   }
-  t.match(ledger.verifyAudit(), { ok: true, events: SEARCH_BATCH })
+  t.match(await ledger.verifyAudit(), { ok: true, events: SEARCH_BATCH })
 })
 
 t.test('an edit made behind the triggers breaks the chain at that event', async (t) => {
   const path = join(t.testdir(), 'ledger.db')
   const ledger = openAt(t, path)
-  const events = Array.from({ length: 10 }, (_, i) => ledger.appendAudit(event({ requestId: `req-${i}` })))
+  const events = []
+  for (let i = 0; i < 10; i++) events.push(await ledger.appendAudit(event({ requestId: `req-${i}` })))
   const victim = events[4]!
   sqlite3(path, `DROP TRIGGER audit_no_update; UPDATE audit SET result = 'denied', status = 403 WHERE seq = ${victim.seq};`)
 
-  const check = ledger.verifyAudit()
+  const check = await ledger.verifyAudit()
   t.match(check, { ok: false, events: 10, brokenAt: { seq: victim.seq, id: victim.id, reason: /hash does not match/ } })
   t.equal(check.head, events[9]!.hash)
 })
@@ -177,9 +178,10 @@ t.test('an edit made behind the triggers breaks the chain at that event', async 
 t.test('a row deleted from the middle is detected', async (t) => {
   const path = join(t.testdir(), 'ledger.db')
   const ledger = openAt(t, path)
-  const events = Array.from({ length: 10 }, () => ledger.appendAudit(event()))
+  const events = []
+  for (let i = 0; i < 10; i++) events.push(await ledger.appendAudit(event()))
   sqlite3(path, 'DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 6;')
-  t.match(ledger.verifyAudit(), { ok: false, events: 9, brokenAt: { seq: 7, id: events[6]!.id, reason: /missing/ } })
+  t.match(await ledger.verifyAudit(), { ok: false, events: 9, brokenAt: { seq: 7, id: events[6]!.id, reason: /missing/ } })
 })
 
 t.test('connections on one file extend one chain', async (t) => {
@@ -187,27 +189,28 @@ t.test('connections on one file extend one chain', async (t) => {
   const a = openAt(t, path)
   const b = openAt(t, path)
   // Each connection caches the head; an append by the other must be noticed.
-  const seqs = [a, b, b, a, a, b].map((ledger) => ledger.appendAudit(event()).seq)
+  const seqs: number[] = []
+  for (const ledger of [a, b, b, a, a, b]) seqs.push((await ledger.appendAudit(event())).seq)
   t.same(seqs, [1, 2, 3, 4, 5, 6])
-  b.checkWritable() // a write that is not an append still leaves the chain intact
-  t.equal(a.appendAudit(event()).seq, 7)
+  await b.checkWritable() // a write that is not an append still leaves the chain intact
+  t.equal((await a.appendAudit(event())).seq, 7)
 
   // And when they really run at once: four threads, each with its own connection.
   const perWorker = 300
   const counts = await Promise.all(Array.from({ length: 4 }, () => appendInWorker(path, perWorker)))
   t.same(counts, Array(4).fill(perWorker))
-  const more = a.appendAudit(event())
+  const more = await a.appendAudit(event())
   t.equal(more.seq, 7 + 4 * perWorker + 1)
-  t.same(a.verifyAudit(), { ok: true, events: more.seq, head: more.hash })
+  t.same(await a.verifyAudit(), { ok: true, events: more.seq, head: more.hash })
 })
 
 const APPENDER = `
 const { workerData, parentPort } = require('node:worker_threads')
 const { api, module, parent, path, count, input } = workerData
-import(api).then(({ tsImport }) => tsImport(module, parent)).then(({ SqliteLedger }) => {
+import(api).then(({ tsImport }) => tsImport(module, parent)).then(async ({ SqliteLedger }) => {
   const ledger = SqliteLedger.open({ path })
-  for (let i = 0; i < count; i++) ledger.appendAudit(input)
-  ledger.close()
+  for (let i = 0; i < count; i++) await ledger.appendAudit(input)
+  await ledger.close()
   parentPort.postMessage(count)
 })
 `

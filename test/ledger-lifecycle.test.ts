@@ -31,9 +31,9 @@ function open(t: Scope, path = join(t.testdir(), 'ledger.db')): SqliteLedger {
 }
 
 /** Stores a live file in one step. */
-function store(ledger: SqliteLedger, p: KeyParts, size = 100) {
-  const { id } = ledger.reserve(input(p))
-  return ledger.commit(id, { size, sha256: 'a'.repeat(64), etag: `"etag-${p.filename}"` })
+async function store(ledger: SqliteLedger, p: KeyParts, size = 100) {
+  const { id } = await ledger.reserve(input(p))
+  return await ledger.commit(id, { size, sha256: 'a'.repeat(64), etag: `"etag-${p.filename}"` })
 }
 
 function trashInput(trashId: string, purgeAfter = new Date(Date.now() + 30 * 86_400_000)) {
@@ -43,44 +43,44 @@ function trashInput(trashId: string, purgeAfter = new Date(Date.now() + 30 * 86_
 t.test('reserve, commit and fail', async (t) => {
   const ledger = open(t)
   const p = parts('report.pdf')
-  const { id, replaces } = ledger.reserve(input(p, { expectedSize: 42 }))
+  const { id, replaces } = await ledger.reserve(input(p, { expectedSize: 42 }))
   t.equal(replaces, undefined)
-  t.match(ledger.getPending(input(p).key), { id, state: 'pending', expectedSize: 42, size: 0, ...p })
-  t.equal(ledger.getLive(input(p).key), undefined, 'a pending upload is not a live file')
+  t.match(await ledger.getPending(input(p).key), { id, state: 'pending', expectedSize: 42, size: 0, ...p })
+  t.equal(await ledger.getLive(input(p).key), undefined, 'a pending upload is not a live file')
 
-  const record = ledger.commit(id, { size: 42, sha256: 'b'.repeat(64), etag: '"e1"', contentType: 'text/plain' })
+  const record = await ledger.commit(id, { size: 42, sha256: 'b'.repeat(64), etag: '"e1"', contentType: 'text/plain' })
   t.match(record, { key: input(p).key, size: 42, sha256: 'b'.repeat(64), etag: '"e1"', contentType: 'text/plain', createdBy: 'user-1' })
   t.match(record.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
   t.same(Object.keys(record).sort(), ['contentType', 'createdAt', 'createdBy', 'etag', 'key', 'sha256', 'size'])
-  t.match(ledger.getLive(input(p).key), { id, state: 'live', size: 42 })
-  t.equal(ledger.getPending(input(p).key), undefined)
-  t.throws(() => ledger.commit(id, { size: 1, sha256: 'x', etag: 'x' }), { code: 'FST_SPACES_LEDGER_ERROR' },
+  t.match(await ledger.getLive(input(p).key), { id, state: 'live', size: 42 })
+  t.equal(await ledger.getPending(input(p).key), undefined)
+  await t.rejects(ledger.commit(id, { size: 1, sha256: 'x', etag: 'x' }), { code: 'FST_SPACES_LEDGER_ERROR' },
     'a committed upload cannot be committed again')
 
-  const other = ledger.reserve(input(parts('other.pdf')))
-  ledger.fail(other.id, 'client went away')
-  t.equal(ledger.getPending(input(parts('other.pdf')).key), undefined, 'a failed upload claims nothing')
-  ledger.fail(other.id, 'again') // not pending any more: a no-op
-  t.ok(ledger.reserve(input(parts('other.pdf'))).id, 'the key is free again')
-  t.throws(() => ledger.reserve({ ...input(p), key: 'org-2/epcr/document/epcr-456/report.pdf' }), TypeError,
+  const other = await ledger.reserve(input(parts('other.pdf')))
+  await ledger.fail(other.id, 'client went away')
+  t.equal(await ledger.getPending(input(parts('other.pdf')).key), undefined, 'a failed upload claims nothing')
+  await ledger.fail(other.id, 'again') // not pending any more: a no-op
+  t.ok((await ledger.reserve(input(parts('other.pdf')))).id, 'the key is free again')
+  await t.rejects(ledger.reserve({ ...input(p), key: 'org-2/epcr/document/epcr-456/report.pdf' }), TypeError,
     'a key that is not its parts is refused')
 })
 
 t.test('one key: the first reservation wins, later ones get 409 with their reason', async (t) => {
   const ledger = open(t)
   const p = parts('a.pdf')
-  const first = ledger.reserve(input(p))
-  t.throws(() => ledger.reserve(input(p)), { code: 'FST_SPACES_UPLOAD_IN_PROGRESS', statusCode: 409 })
-  t.throws(() => ledger.reserve(input(p, { overwrite: true })), { code: 'FST_SPACES_UPLOAD_IN_PROGRESS' })
-  ledger.commit(first.id, { size: 1, sha256: 's', etag: 'e' })
-  t.throws(() => ledger.reserve(input(p)), { code: 'FST_SPACES_CONFLICT', statusCode: 409 })
+  const first = await ledger.reserve(input(p))
+  await t.rejects(ledger.reserve(input(p)), { code: 'FST_SPACES_UPLOAD_IN_PROGRESS', statusCode: 409 })
+  await t.rejects(ledger.reserve(input(p, { overwrite: true })), { code: 'FST_SPACES_UPLOAD_IN_PROGRESS' })
+  await ledger.commit(first.id, { size: 1, sha256: 's', etag: 'e' })
+  await t.rejects(ledger.reserve(input(p)), { code: 'FST_SPACES_CONFLICT', statusCode: 409 })
 
-  const { id, replaces } = ledger.reserve(input(p, { overwrite: true }))
+  const { id, replaces } = await ledger.reserve(input(p, { overwrite: true }))
   t.match(replaces, { id: first.id, state: 'live', key: input(p).key, size: 1 })
-  t.throws(() => ledger.commit(id, { size: 2, sha256: 's', etag: 'e' }), { code: 'FST_SPACES_LEDGER_ERROR' },
+  await t.rejects(ledger.commit(id, { size: 2, sha256: 's', etag: 'e' }), { code: 'FST_SPACES_LEDGER_ERROR' },
     'the replaced file must go to trash before the new one is committed')
-  t.match(ledger.markTrashed(input(p).key, trashInput('trash-1')), { trashId: 'trash-1', size: 1 })
-  t.match(ledger.commit(id, { size: 2, sha256: 's', etag: 'e' }), { size: 2 })
+  t.match(await ledger.markTrashed(input(p).key, trashInput('trash-1')), { trashId: 'trash-1', size: 1 })
+  t.match(await ledger.commit(id, { size: 2, sha256: 's', etag: 'e' }), { size: 2 })
 })
 
 t.test('20 connections reserve one key at once: exactly one wins', async (t) => {
@@ -95,7 +95,7 @@ t.test('20 connections reserve one key at once: exactly one wins', async (t) => 
   t.equal(winners.length, 1)
   t.same(first.filter((r) => !r.ok).map((r) => `${r.statusCode} ${r.code}`), Array(19).fill('409 FST_SPACES_UPLOAD_IN_PROGRESS'))
 
-  ledger.commit(winners[0]!.id!, { size: 1, sha256: 's', etag: 'e' })
+  await ledger.commit(winners[0]!.id!, { size: 1, sha256: 's', etag: 'e' })
   const conflicts = await race(racers, fresh)
   t.same(conflicts.map((r) => r.code), Array(20).fill('FST_SPACES_CONFLICT'), 'a live file turns every plain upload away')
   const overwrites = await race(racers, { ...fresh, overwrite: true })
@@ -117,12 +117,12 @@ const { workerData, parentPort } = require('node:worker_threads')
 const { api, module, parent, path } = workerData
 import(api).then(({ tsImport }) => tsImport(module, parent)).then(({ SqliteLedger }) => {
   const ledger = SqliteLedger.open({ path })
-  parentPort.on('message', ({ input, barrier }) => {
+  parentPort.on('message', async ({ input, barrier }) => {
     const gate = new Int32Array(barrier)
     Atomics.add(gate, 0, 1)
     Atomics.wait(gate, 1, 0)
     try {
-      parentPort.postMessage({ ok: true, id: ledger.reserve(input).id })
+      parentPort.postMessage({ ok: true, id: (await ledger.reserve(input)).id })
     } catch (err) {
       parentPort.postMessage({ ok: false, code: err.code, statusCode: err.statusCode })
     }
@@ -166,62 +166,62 @@ t.test('trash, restore, restore conflict and purge', async (t) => {
   const ledger = open(t)
   const p = parts('scan.pdf')
   const key = input(p).key
-  store(ledger, p, 10)
-  t.equal(ledger.markTrashed('org-1/epcr/document/epcr-456/none.pdf', trashInput('t0')), undefined)
+  await store(ledger, p, 10)
+  t.equal(await ledger.markTrashed('org-1/epcr/document/epcr-456/none.pdf', trashInput('t0')), undefined)
 
   const purgeAfter = new Date(Date.now() + 86_400_000)
-  const trashed = ledger.markTrashed(key, trashInput('t1', purgeAfter))!
+  const trashed = (await ledger.markTrashed(key, trashInput('t1', purgeAfter)))!
   t.match(trashed, { key, trashId: 't1', deletedBy: 'user-2', purgeAfter: purgeAfter.toISOString(), size: 10 })
-  t.equal(ledger.getLive(key), undefined)
-  t.match(ledger.getTrash('t1'), { state: 'trashed', trashKey: '.trash/org-1/t1' })
-  t.equal(ledger.markTrashed(key, trashInput('t2')), undefined, 'a second delete finds nothing live')
+  t.equal(await ledger.getLive(key), undefined)
+  t.match(await ledger.getTrash('t1'), { state: 'trashed', trashKey: '.trash/org-1/t1' })
+  t.equal(await ledger.markTrashed(key, trashInput('t2')), undefined, 'a second delete finds nothing live')
 
   // A new file took the key meanwhile: restoring would overwrite it.
-  store(ledger, p, 20)
-  t.throws(() => ledger.markRestored('t1'), { code: 'FST_SPACES_RESTORE_CONFLICT', statusCode: 409 })
-  ledger.markTrashed(key, trashInput('t3'))
-  const pending = ledger.reserve(input(p))
-  t.throws(() => ledger.markRestored('t1'), { code: 'FST_SPACES_RESTORE_CONFLICT' }, 'an upload in flight also blocks it')
-  ledger.fail(pending.id, 'test')
+  await store(ledger, p, 20)
+  await t.rejects(ledger.markRestored('t1'), { code: 'FST_SPACES_RESTORE_CONFLICT', statusCode: 409 })
+  await ledger.markTrashed(key, trashInput('t3'))
+  const pending = await ledger.reserve(input(p))
+  await t.rejects(ledger.markRestored('t1'), { code: 'FST_SPACES_RESTORE_CONFLICT' }, 'an upload in flight also blocks it')
+  await ledger.fail(pending.id, 'test')
 
-  t.match(ledger.markRestored('t1'), { key, size: 10 })
-  t.match(ledger.getLive(key), { state: 'live', trashId: null, trashKey: null, deletedAt: null, purgeAfter: null })
-  t.equal(ledger.getTrash('t1'), undefined)
-  t.throws(() => ledger.markRestored('t1'), { code: 'FST_SPACES_TRASH_NOT_FOUND', statusCode: 404 })
-  t.throws(() => ledger.markRestored('nope'), { code: 'FST_SPACES_TRASH_NOT_FOUND' })
+  t.match(await ledger.markRestored('t1'), { key, size: 10 })
+  t.match(await ledger.getLive(key), { state: 'live', trashId: null, trashKey: null, deletedAt: null, purgeAfter: null })
+  t.equal(await ledger.getTrash('t1'), undefined)
+  await t.rejects(ledger.markRestored('t1'), { code: 'FST_SPACES_TRASH_NOT_FOUND', statusCode: 404 })
+  await t.rejects(ledger.markRestored('nope'), { code: 'FST_SPACES_TRASH_NOT_FOUND' })
 
   // t3 (size 20) is still in trash; expire it and purge it.
-  t.same(ledger.listExpiredTrash(new Date(), 10), [], 'nothing has expired yet')
+  t.same(await ledger.listExpiredTrash(new Date(), 10), [], 'nothing has expired yet')
   const later = new Date(Date.now() + 31 * 86_400_000)
-  t.same(ledger.listExpiredTrash(later, 10).map((r) => r.trashId), ['t3'])
+  t.same((await ledger.listExpiredTrash(later, 10)).map((r) => r.trashId), ['t3'])
   t.same(
-    ledger.listStoredKeys().map(({ key, state }) => `${state} ${key}`).sort(),
+    (await ledger.listStoredKeys()).map(({ key, state }) => `${state} ${key}`).sort(),
     [`live ${key}`, 'trashed .trash/org-1/t3'],
     'trashed bytes are found under their trash key; failed uploads are not stored',
   )
-  ledger.markPurged('t3')
-  t.equal(ledger.getTrash('t3')?.state, 'purged', 'a purged entry is still known, as purged')
-  t.same(ledger.listExpiredTrash(later, 10), [])
-  t.throws(() => ledger.markPurged('t3'), { code: 'FST_SPACES_TRASH_NOT_FOUND' })
-  t.same(ledger.listStoredKeys().map((r) => r.state), ['live'])
+  await ledger.markPurged('t3')
+  t.equal((await ledger.getTrash('t3'))?.state, 'purged', 'a purged entry is still known, as purged')
+  t.same(await ledger.listExpiredTrash(later, 10), [])
+  await t.rejects(ledger.markPurged('t3'), { code: 'FST_SPACES_TRASH_NOT_FOUND' })
+  t.same((await ledger.listStoredKeys()).map((r) => r.state), ['live'])
 })
 
 t.test('listLive pages in key order, per org, system, objectType and objectId', async (t) => {
   const ledger = open(t)
   const names = Array.from({ length: 25 }, (_, i) => `f${String(i).padStart(2, '0')}.pdf`)
-  for (const name of [...names].reverse()) store(ledger, parts(name))
-  store(ledger, parts('x.pdf', { objectId: 'epcr-457' }))
-  store(ledger, parts('y.pdf', { system: 'billing', objectId: 'epcr-456' }))
-  store(ledger, parts('z.pdf', { orgId: 'org-10' }), 1) // 'org-1' is a prefix of 'org-10': must not leak
-  store(ledger, parts('w.pdf', { objectType: 'document-2' }))
-  ledger.reserve(input(parts('pending.pdf'))) // not live: never listed
+  for (const name of [...names].reverse()) await store(ledger, parts(name))
+  await store(ledger, parts('x.pdf', { objectId: 'epcr-457' }))
+  await store(ledger, parts('y.pdf', { system: 'billing', objectId: 'epcr-456' }))
+  await store(ledger, parts('z.pdf', { orgId: 'org-10' }), 1) // 'org-1' is a prefix of 'org-10': must not leak
+  await store(ledger, parts('w.pdf', { objectType: 'document-2' }))
+  await ledger.reserve(input(parts('pending.pdf'))) // not live: never listed
 
   const filter = { orgId: 'org-1', system: 'epcr', objectType: 'document', objectId: 'epcr-456' }
   const seen: string[] = []
   let cursor: string | undefined
   let pages = 0
   do {
-    const page = ledger.listLive(filter, { limit: 10, ...(cursor ? { cursor } : {}) })
+    const page = await ledger.listLive(filter, { limit: 10, ...(cursor ? { cursor } : {}) })
     t.ok(page.items.length <= 10)
     seen.push(...page.items.map((r) => r.key.split('/').pop()!))
     cursor = page.nextCursor
@@ -229,19 +229,19 @@ t.test('listLive pages in key order, per org, system, objectType and objectId', 
   } while (cursor)
   t.same(seen, names, 'every file once, in key order')
   t.equal(pages, 3)
-  t.notOk(ledger.listLive(filter, { limit: 25 }).nextCursor, 'no cursor when the page holds the rest')
+  t.notOk((await ledger.listLive(filter, { limit: 25 })).nextCursor, 'no cursor when the page holds the rest')
 
-  const all = ledger.listLive({ orgId: 'org-1' }, { limit: 100 }).items.map((r) => r.key)
+  const all = (await ledger.listLive({ orgId: 'org-1' }, { limit: 100 })).items.map((r) => r.key)
   t.equal(all.length, 28)
   t.same(all, [...all].sort())
   t.notOk(all.some((k) => k.startsWith('org-10/')))
-  t.same(ledger.listLive({ orgId: 'org-1', system: 'billing' }, { limit: 10 }).items.map((r) => r.key),
+  t.same((await ledger.listLive({ orgId: 'org-1', system: 'billing' }, { limit: 10 })).items.map((r) => r.key),
     ['org-1/billing/document/epcr-456/y.pdf'])
-  t.same(ledger.listLive({ orgId: 'org-1', objectId: 'epcr-457' }, { limit: 10 }).items.map((r) => r.key),
+  t.same((await ledger.listLive({ orgId: 'org-1', objectId: 'epcr-457' }, { limit: 10 })).items.map((r) => r.key),
     ['org-1/epcr/document/epcr-457/x.pdf'], 'a filter that skips a level still applies')
-  t.equal(ledger.listLive({ orgId: 'org-1', system: 'epcr', objectType: 'document' }, { limit: 100 }).items.length, 26,
+  t.equal((await ledger.listLive({ orgId: 'org-1', system: 'epcr', objectType: 'document' }, { limit: 100 })).items.length, 26,
     'objectType "document" is not a prefix match of "document-2"')
-  t.throws(() => ledger.listLive(filter, { limit: 10, cursor: '!!not-a-cursor' }), { code: 'FST_SPACES_BAD_REQUEST', statusCode: 400 })
+  await t.rejects(ledger.listLive(filter, { limit: 10, cursor: '!!not-a-cursor' }), { code: 'FST_SPACES_BAD_REQUEST', statusCode: 400 })
 })
 
 t.test('listTrash pages newest first', async (t) => {
@@ -249,39 +249,39 @@ t.test('listTrash pages newest first', async (t) => {
   const base = Date.parse('2026-01-30T10:00:00.000Z')
   for (let i = 0; i < 7; i++) {
     const p = parts(`t${i}.pdf`)
-    store(ledger, p)
+    await store(ledger, p)
     // Two entries share each timestamp, so the trash id breaks the tie.
     const deletedAt = new Date(base + Math.floor(i / 2) * 1000)
-    ledger.markTrashed(input(p).key, { ...trashInput(`trash-${i}`), deletedAt })
+    await ledger.markTrashed(input(p).key, { ...trashInput(`trash-${i}`), deletedAt })
   }
-  store(ledger, parts('other-org.pdf', { orgId: 'org-2' }))
-  ledger.markTrashed('org-2/epcr/document/epcr-456/other-org.pdf', trashInput('trash-org-2'))
+  await store(ledger, parts('other-org.pdf', { orgId: 'org-2' }))
+  await ledger.markTrashed('org-2/epcr/document/epcr-456/other-org.pdf', trashInput('trash-org-2'))
 
   const ids: string[] = []
   let cursor: string | undefined
   do {
-    const page = ledger.listTrash('org-1', { limit: 3, ...(cursor ? { cursor } : {}) })
+    const page = await ledger.listTrash('org-1', { limit: 3, ...(cursor ? { cursor } : {}) })
     ids.push(...page.items.map((r) => r.trashId))
     cursor = page.nextCursor
   } while (cursor)
   t.same(ids, ['trash-6', 'trash-5', 'trash-4', 'trash-3', 'trash-2', 'trash-1', 'trash-0'])
-  t.match(ledger.listTrash('org-2', { limit: 3 }), { items: [{ trashId: 'trash-org-2', deletedBy: 'user-2' }] })
+  t.match(await ledger.listTrash('org-2', { limit: 3 }), { items: [{ trashId: 'trash-org-2', deletedBy: 'user-2' }] })
 })
 
 t.test('usage counts live and trashed bytes per org and prices them', async (t) => {
   const ledger = open(t)
-  store(ledger, parts('a.pdf'), 100 * GiB)
-  store(ledger, parts('b.pdf'), 50 * GiB)
-  store(ledger, parts('c.pdf', { system: 'billing' }), 75 * GiB)
-  store(ledger, parts('d.pdf'), 25 * GiB)
-  ledger.markTrashed(input(parts('d.pdf')).key, trashInput('td'))
-  store(ledger, parts('e.pdf', { orgId: 'org-2' }), GiB)
-  store(ledger, parts('gone.pdf'), GiB)
-  ledger.markTrashed(input(parts('gone.pdf')).key, trashInput('tg'))
-  ledger.markPurged('tg')
-  ledger.reserve(input(parts('pending.pdf')))
+  await store(ledger, parts('a.pdf'), 100 * GiB)
+  await store(ledger, parts('b.pdf'), 50 * GiB)
+  await store(ledger, parts('c.pdf', { system: 'billing' }), 75 * GiB)
+  await store(ledger, parts('d.pdf'), 25 * GiB)
+  await ledger.markTrashed(input(parts('d.pdf')).key, trashInput('td'))
+  await store(ledger, parts('e.pdf', { orgId: 'org-2' }), GiB)
+  await store(ledger, parts('gone.pdf'), GiB)
+  await ledger.markTrashed(input(parts('gone.pdf')).key, trashInput('tg'))
+  await ledger.markPurged('tg')
+  await ledger.reserve(input(parts('pending.pdf')))
 
-  t.same(ledger.usage('org-1'), {
+  t.same(await ledger.usage('org-1'), {
     orgId: 'org-1',
     objects: 3,
     bytes: 225 * GiB,
@@ -289,47 +289,47 @@ t.test('usage counts live and trashed bytes per org and prices them', async (t) 
     trash: { objects: 1, bytes: 25 * GiB },
     estimatedMonthlyCostUsd: 5, // 225 GiB live + 25 GiB in trash = 250 GiB
   })
-  t.equal(ledger.usage('org-2').estimatedMonthlyCostUsd, 0.02, '1 GiB is 1/250 of $5')
-  store(ledger, parts('odd.pdf', { orgId: 'org-3' }), 1e9)
-  t.equal(ledger.usage('org-3').estimatedMonthlyCostUsd, 0.0186, 'rounded to 4 decimals (0.018626...)')
-  t.same(ledger.usage('org-none'), {
+  t.equal((await ledger.usage('org-2')).estimatedMonthlyCostUsd, 0.02, '1 GiB is 1/250 of $5')
+  await store(ledger, parts('odd.pdf', { orgId: 'org-3' }), 1e9)
+  t.equal((await ledger.usage('org-3')).estimatedMonthlyCostUsd, 0.0186, 'rounded to 4 decimals (0.018626...)')
+  t.same(await ledger.usage('org-none'), {
     orgId: 'org-none', objects: 0, bytes: 0, bySystem: {}, trash: { objects: 0, bytes: 0 }, estimatedMonthlyCostUsd: 0,
   })
 })
 
 t.test('stale pending uploads are found by age', async (t) => {
   const ledger = open(t)
-  const { id } = ledger.reserve(input(parts('crash.pdf')))
-  store(ledger, parts('done.pdf'))
-  t.same(ledger.listStalePending(new Date(Date.now() - 60_000)), [])
-  t.same(ledger.listStalePending(new Date(Date.now() + 1000)).map((r) => r.id), [id])
+  const { id } = await ledger.reserve(input(parts('crash.pdf')))
+  await store(ledger, parts('done.pdf'))
+  t.same(await ledger.listStalePending(new Date(Date.now() - 60_000)), [])
+  t.same((await ledger.listStalePending(new Date(Date.now() + 1000))).map((r) => r.id), [id])
 })
 
 t.test('reopening an existing file keeps its data and schema', async (t) => {
   const path = join(t.testdir(), 'nested', 'dir', 'ledger.db')
   const first = SqliteLedger.open({ path })
-  store(first, parts('keep.pdf'))
-  first.appendAudit({
+  await store(first, parts('keep.pdf'))
+  await first.appendAudit({
     actor: 'u', org: 'org-1', roles: [], ip: null, userAgent: null, requestId: null, action: 'upload',
     key: null, result: 'ok', status: 201, errorCode: null, bytes: null, sha256: null, ttl: null,
   })
-  first.close()
-  first.close() // closing twice is harmless
+  await first.close()
+  await first.close() // closing twice is harmless
 
   const again = open(t, path)
-  t.ok(again.getLive('org-1/epcr/document/epcr-456/keep.pdf'))
-  t.match(again.verifyAudit(), { ok: true, events: 1 })
-  again.checkWritable()
+  t.ok(await again.getLive('org-1/epcr/document/epcr-456/keep.pdf'))
+  t.match(await again.verifyAudit(), { ok: true, events: 1 })
+  await again.checkWritable()
 
   const db = new Database(path, { readonly: true })
   t.teardown(() => db.close())
-  t.equal(db.pragma('user_version', { simple: true }), 1)
+  t.equal(db.pragma('user_version', { simple: true }), 2)
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
 })
 
 t.test('a file from a newer schema is refused', async (t) => {
   const path = join(t.testdir(), 'ledger.db')
-  open(t, path).close()
+  await open(t, path).close()
   const db = new Database(path)
   db.pragma('user_version = 99')
   db.close()
@@ -339,13 +339,13 @@ t.test('a file from a newer schema is refused', async (t) => {
 t.test('checkWritable proves a write, and says so when it cannot', async (t) => {
   const path = join(t.testdir(), 'ledger.db')
   const ledger = open(t, path)
-  ledger.checkWritable()
+  await ledger.checkWritable()
   const memory = SqliteLedger.open({ path: ':memory:' })
-  memory.checkWritable()
-  memory.close()
+  await memory.checkWritable()
+  await memory.close()
   // Another connection breaks the table it writes to, as a damaged file would.
   const db = new Database(path)
   db.exec('DROP TABLE health')
   db.close()
-  t.throws(() => ledger.checkWritable(), { code: 'FST_SPACES_LEDGER_ERROR', statusCode: 503, cause: { code: 'SQLITE_ERROR' } })
+  await t.rejects(ledger.checkWritable(), { code: 'FST_SPACES_LEDGER_ERROR', statusCode: 503, cause: { code: 'SQLITE_ERROR' } })
 })

@@ -46,6 +46,6 @@ test('identity from request.user, policy from the host', async (t) => {
   t.equal(other.statusCode, 403)
   t.same(asked, [`write ${KEY}`, `read ${KEY}`, `delete ${KEY}`, `read ${KEY}`], 'authorize is asked with action and key')
 
-  const denied = app.storage.ledger.queryAudit({ key: KEY }, { limit: 10 }).items.filter((e) => e.result === 'denied')
+  const denied = (await app.storage.ledger.queryAudit({ key: KEY }, { limit: 10 })).items.filter((e) => e.result === 'denied')
   t.same(denied.map((e) => `${e.action}:${e.actor}:${e.status}`), ['download:x:403', 'soft_delete:writer:403', 'upload:null:401'])
 })

@@ -70,7 +70,7 @@ test('works next to other plugins, under a prefix, and decorates app.storage', a
       identify: () => ADMIN,
       prefix: '/storage',
     })
-    api.get('/own-upload-count', async () => ({ files: api.storage.ledger.listLive({ orgId: 'org-1' }, { limit: 10 }).items.length }))
+    api.get('/own-upload-count', async () => ({ files: (await api.storage.ledger.listLive({ orgId: 'org-1' }, { limit: 10 })).items.length }))
   }, { prefix: '/api' })
   t.teardown(() => app.close())
 
@@ -120,7 +120,7 @@ test('an unreachable store is a retryable 503 and nothing is recorded as stored'
   t.equal(put.json().code, 'FST_SPACES_STORAGE_UNAVAILABLE')
   t.equal(put.headers['retry-after'], '1')
   t.match(put.json().message, /retry later/)
-  t.equal(app.storage.ledger.getLive('org-1/fax/inbound/f-1/fax.pdf'), undefined)
+  t.equal(await app.storage.ledger.getLive('org-1/fax/inbound/f-1/fax.pdf'), undefined)
   const list = await app.inject({ method: 'GET', url: '/files' })
   t.same(list.json().items, [])
 })

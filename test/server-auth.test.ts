@@ -41,7 +41,7 @@ test('tokens that must not get in get 401 with a code', async (t) => {
   }
   const expired = await app.inject({ method: 'GET', url: `/v1/files/${KEY}`, headers: { authorization: `Bearer ${hs256({ ...good, exp: now() - 10 })}` } })
   t.match(expired.json().message, /expired/)
-  const denied = app.storage.ledger.queryAudit({ key: KEY, action: 'download' }, { limit: 50 }).items
+  const denied = (await app.storage.ledger.queryAudit({ key: KEY, action: 'download' }, { limit: 50 })).items
   t.equal(denied.filter((e) => e.result === 'denied' && e.status === 401).length, cases.length + 1, 'every refused attempt is audited')
 })
 
@@ -74,7 +74,7 @@ test('other orgs and missing scopes are 403, audited with actor and org', async 
   t.equal((await app.inject({ method: 'GET', url: '/v1/audit', headers: auditor })).statusCode, 200, 'auditors read the audit log')
   t.equal((await app.inject({ method: 'GET', url: '/v1/usage', headers: auditor })).statusCode, 200)
 
-  const events = app.storage.ledger.queryAudit({ key: KEY }, { limit: 100 }).items
+  const events = (await app.storage.ledger.queryAudit({ key: KEY }, { limit: 100 })).items
   const intruder = events.filter((e) => e.actor === 'intruder')
   t.ok(intruder.length >= 4, 'the other org attempts are in the audit log')
   for (const e of intruder) t.match(e, { org: 'org-2', result: 'denied', status: 403, errorCode: 'FST_SPACES_FORBIDDEN' })

@@ -89,7 +89,7 @@ test('operations routes: health, ready, metrics, docs', async (t) => {
   t.equal((await app.inject('/docs')).statusCode < 400, true, 'the UI answers')
   await app.inject({ method: 'GET', url: '/v1/files', headers: { 'x-request-id': 'edge-1234' } })
   await app.inject({ method: 'GET', url: '/v1/files', headers: { 'x-request-id': 'x\n{"level":60}' } })
-  const ids = app.storage.ledger.queryAudit({ action: 'list' }, { limit: 5 }).items.map((e) => e.requestId)
+  const ids = (await app.storage.ledger.queryAudit({ action: 'list' }, { limit: 5 })).items.map((e) => e.requestId)
   t.equal(ids[1], 'edge-1234', "an upstream request id is kept for correlation")
   t.match(ids[0], /^[0-9a-f-]{36}$/, 'one with a newline is replaced by a fresh id')
 

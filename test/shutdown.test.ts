@@ -67,10 +67,10 @@ test('SIGTERM: finished uploads are recorded, the stalled one is aborted cleanly
   const ledger = SqliteLedger.open({ path: env.LEDGER_PATH })
   t.teardown(() => ledger.close())
   t.same(
-    ledger.listStoredKeys().filter((row) => row.state === 'live').map((row) => row.key).sort(),
+    (await ledger.listStoredKeys()).filter((row) => row.state === 'live').map((row) => row.key).sort(),
     ['org-1/fax/outbound/f-0/fax.pdf', 'org-1/fax/outbound/f-1/fax.pdf'],
   )
-  t.same(ledger.listStalePending(new Date()), [], 'nothing left pending')
+  t.same(await ledger.listStalePending(new Date()), [], 'nothing left pending')
   t.same((await bucket.keys()).sort(), ['org-1/fax/outbound/f-0/fax.pdf', 'org-1/fax/outbound/f-1/fax.pdf'], 'no object for the aborted one')
   t.same(await bucket.incompleteUploads(), [], 'and no multipart upload')
   t.match(server.output(), /shutdown deadline reached: aborting requests still in flight/)

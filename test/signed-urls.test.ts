@@ -47,7 +47,7 @@ test('direct URLs: bytes while valid, 403 from the store when tampered or expire
   t.equal(expired.status, 403, 'expired')
   await expired.body?.cancel()
 
-  const events = app.storage.ledger.queryAudit({ key: KEY, action: 'sign' }, { limit: 10 }).items
+  const events = (await app.storage.ledger.queryAudit({ key: KEY, action: 'sign' }, { limit: 10 })).items
   t.same(events.map((e) => e.ttl), [1, 600], 'signs are audited with their lifetime')
 })
 
@@ -88,11 +88,11 @@ test('proxy URLs: through the plugin, audited when used, 403 when tampered or ex
   t.equal(expired.status, 403, 'expired')
   await expired.body?.cancel()
 
-  const downloads = app.storage.ledger.queryAudit({ key: KEY, action: 'download' }, { limit: 10 }).items
+  const downloads = (await app.storage.ledger.queryAudit({ key: KEY, action: 'download' }, { limit: 10 })).items
   t.same(downloads.map((e) => [e.result, e.status]), [['denied', 403], ['ok', 206], ['ok', 200]], 'uses of the link are audited')
   t.equal(downloads[1]!.actor, ADMIN.sub, 'as the user who asked for the link')
   t.equal(downloads[0]!.actor, ADMIN.sub, 'an expired link still names its owner')
-  const forgedEvents = app.storage.ledger.queryAudit({ action: 'download' }, { limit: 10 }).items.filter((e) => e.key === null)
+  const forgedEvents = (await app.storage.ledger.queryAudit({ action: 'download' }, { limit: 10 })).items.filter((e) => e.key === null)
   t.equal(forgedEvents.length, 1, 'a forged link is audited without trusting its claims')
   t.match(forgedEvents[0], { result: 'denied', status: 403, actor: null, errorCode: 'FST_SPACES_SIGNED_URL_INVALID' })
 })

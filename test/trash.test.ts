@@ -53,7 +53,7 @@ test('delete, restore, purge: byte-identical restores, 409 on a taken key, no tr
   t.equal((await app.inject({ method: 'POST', url: `/v1/trash/${second}/restore`, headers: admin })).statusCode, 404, 'purged is gone')
   t.same((await app.inject({ method: 'GET', url: '/v1/trash', headers: admin })).json().items, [])
 
-  const events = app.storage.ledger.queryAudit({ key: KEY }, { limit: 100 }).items.reverse()
+  const events = (await app.storage.ledger.queryAudit({ key: KEY }, { limit: 100 })).items.reverse()
   const summary = events.map((e) => `${e.action}:${e.actor}:${e.result}:${e.status}`)
   t.same(summary, [
     'upload:clerk:ok:201',
@@ -77,7 +77,7 @@ test('delete, restore, purge: byte-identical restores, 409 on a taken key, no tr
   }
   const upload = events[0]!
   t.match(upload, { bytes: body.length, sha256, ip: '127.0.0.1' })
-  const lists = app.storage.ledger.queryAudit({ action: 'list', actor: 'clerk' }, { limit: 10 }).items
+  const lists = (await app.storage.ledger.queryAudit({ action: 'list', actor: 'clerk' }, { limit: 10 })).items
   t.equal(lists.length, 2, 'file and trash listings are audited')
   t.same((await app.inject({ method: 'GET', url: '/v1/audit/verify', headers: admin })).json().ok, true)
 })
@@ -96,5 +96,5 @@ test('the sweep purges trash past TRASH_RETENTION_DAYS and audits it', async (t)
   const purged = await app.storage.purgeExpired({ now: later })
   t.equal(purged.length, 1)
   t.same(await bucket.keys(), [])
-  t.match(app.storage.ledger.queryAudit({ action: 'purge' }, { limit: 5 }).items, [{ actor: 'system', key: KEY, result: 'ok' }])
+  t.match((await app.storage.ledger.queryAudit({ action: 'purge' }, { limit: 5 })).items, [{ actor: 'system', key: KEY, result: 'ok' }])
 })

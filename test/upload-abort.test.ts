@@ -28,11 +28,11 @@ test('PUT aborted halfway leaves no object, no multipart upload, no live record'
     body: patternStream(40 * MIB),
     abortAfter: 18 * MIB,
   })
-  t.ok(await waitFor(async () => (await bucket.incompleteUploads()).length === 0 && app.storage.ledger.getPending(key) === undefined), 'cleanup finished')
+  t.ok(await waitFor(async () => (await bucket.incompleteUploads()).length === 0 && await app.storage.ledger.getPending(key) === undefined), 'cleanup finished')
   t.same(await bucket.keys(), [], 'no object in the bucket')
   t.same(await bucket.incompleteUploads(), [], 'no incomplete multipart upload')
-  t.equal(app.storage.ledger.getLive(key), undefined, 'no live record')
-  const events = app.storage.ledger.queryAudit({ key }, { limit: 10 }).items
+  t.equal(await app.storage.ledger.getLive(key), undefined, 'no live record')
+  const events = (await app.storage.ledger.queryAudit({ key }, { limit: 10 })).items
   t.equal(events.length, 1, 'the attempt is audited')
   t.match(events[0], { action: 'upload', result: 'error', key })
   const get = await app.inject({ method: 'GET', url: `/files/${key}` })

@@ -33,7 +33,7 @@ test('20 concurrent uploads to one key: one 201, nineteen 409, one object', asyn
   const sha256 = createHash('sha256').update(await stored.Body!.transformToByteArray()).digest('hex')
   t.equal(sha256, created[0]!.json.sha256, "the object is the winner's bytes")
   t.same(await bucket.incompleteUploads(), [])
-  const events = app.storage.ledger.queryAudit({ key: KEY, action: 'upload' }, { limit: 50 }).items
+  const events = (await app.storage.ledger.queryAudit({ key: KEY, action: 'upload' }, { limit: 50 })).items
   t.equal(events.length, 20, 'every attempt is audited')
   t.equal(events.filter((e) => e.result === 'ok').length, 1)
 })

@@ -116,6 +116,32 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Uploads that outlive one request (direct, tus, presigned multipart), retries, and leases
+    // that tell which instance still streams an upload when several share the ledger.
+    version: 2,
+    up: `
+      ALTER TABLE objects ADD COLUMN kind TEXT NOT NULL DEFAULT 'stream'
+        CHECK (kind IN ('stream', 'direct', 'tus', 'multipart'));
+      ALTER TABLE objects ADD COLUMN owner TEXT;
+      ALTER TABLE objects ADD COLUMN upload_id TEXT;
+      ALTER TABLE objects ADD COLUMN staging_key TEXT;
+      ALTER TABLE objects ADD COLUMN expires_at TEXT;
+      ALTER TABLE objects ADD COLUMN upload_offset INTEGER;
+      ALTER TABLE objects ADD COLUMN progress TEXT;
+      ALTER TABLE objects ADD COLUMN idempotency_key TEXT;
+      UPDATE objects SET kind = 'direct' WHERE expected_size IS NOT NULL;
+      CREATE INDEX objects_idempotency ON objects (created_by, idempotency_key, created_at)
+        WHERE idempotency_key IS NOT NULL;
+
+      -- expires_at in epoch milliseconds: compared with the caller's clock, never parsed.
+      CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+    `,
+  },
 ]
 
 /**

@@ -116,6 +116,11 @@ export class AuditLog {
     equal('key', filter.key)
     equal('actor', filter.actor)
     equal('action', filter.action)
+    // Not in audit_search: a filter on the joined row, after an indexed narrowing.
+    if (filter.result !== undefined) {
+      where.push('a.result = ?')
+      params.push(filter.result)
+    }
     if (filter.since !== undefined) {
       where.push('s.ts >= ?')
       params.push(isoInstant('since', filter.since))

@@ -1,6 +1,10 @@
 // The ledger on SQLite (better-sqlite3): one file, WAL, shared safely by the sidecar and the CLI.
-// Every state change that must be exclusive runs in a BEGIN IMMEDIATE transaction, and the
-// partial unique indexes back that up, so the rules hold across processes, not just in this one.
+// better-sqlite3 is synchronous and answers in microseconds, so it sits under the async Ledger
+// contract as it is: each method runs to completion before it resolves, which also keeps "one
+// winner per key" exact inside a process. Every write runs in an explicit BEGIN IMMEDIATE
+// transaction: its COMMIT is a statement of its own, so a failed commit (disk full, I/O error)
+// throws instead of being lost, as it is when an autocommit UPDATE ... RETURNING has already
+// handed back its row. The partial unique indexes back the rules up across processes.
 import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -33,6 +37,7 @@ import type {
   ReserveInput,
   TrashInput,
   TrashRecord,
+  UploadUpdate,
   Usage,
 } from './types.js'
 
@@ -48,7 +53,9 @@ const USD_PER_BYTE_MONTH = 5 / (250 * 1024 ** 3)
 const OBJECT_COLUMNS = `id, key, org_id AS orgId, system, object_type AS objectType, object_id AS objectId,
   filename, state, size, sha256, etag, content_type AS contentType, created_at AS createdAt,
   created_by AS createdBy, deleted_at AS deletedAt, deleted_by AS deletedBy, trash_id AS trashId,
-  trash_key AS trashKey, purge_after AS purgeAfter, fail_reason AS failReason, expected_size AS expectedSize`
+  trash_key AS trashKey, purge_after AS purgeAfter, fail_reason AS failReason, expected_size AS expectedSize,
+  kind, owner, upload_id AS uploadId, staging_key AS stagingKey, expires_at AS expiresAt,
+  upload_offset AS uploadOffset, progress, idempotency_key AS idempotencyKey`
 
 /** As stored: size, sha256 and etag stay NULL until an upload is committed. */
 type StoredRow = Omit<ObjectRow, 'size' | 'sha256' | 'etag'> & {
@@ -64,9 +71,14 @@ function prepareStatements(db: DatabaseHandle) {
     liveByKey: select(`key = ? AND state = 'live'`),
     pendingByKey: select(`key = ? AND state = 'pending'`),
     trashById: select(`trash_id = ?`),
+    byId: select(`id = ?`),
+    byIdempotencyKey: select(`created_by = ? AND idempotency_key = ? ORDER BY created_at DESC LIMIT 1`),
     insertPending: db.prepare(`INSERT INTO objects (id, key, org_id, system, object_type, object_id, filename,
-      state, expected_size, content_type, created_at, created_by, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`),
+      state, expected_size, content_type, created_at, created_by, updated_at, kind, owner, upload_id,
+      staging_key, expires_at, upload_offset, progress, idempotency_key)
+      VALUES (@id, @key, @orgId, @system, @objectType, @objectId, @filename, 'pending', @expectedSize,
+      @contentType, @now, @actor, @now, @kind, @owner, @uploadId, @stagingKey, @expiresAt, @uploadOffset,
+      @progress, @idempotencyKey)`),
     // created_at moves to the commit: a record's createdAt is when the file became available.
     commit: db.prepare(`UPDATE objects SET state = 'live', size = ?, sha256 = ?, etag = ?,
       content_type = coalesce(?, content_type), created_at = ?, updated_at = ?
@@ -95,8 +107,26 @@ function prepareStatements(db: DatabaseHandle) {
       WHERE org_id = ? AND state = 'trashed'`),
     health: db.prepare(`INSERT INTO health (id, checked_at) VALUES (1, ?)
       ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`),
+    // Taken when free, lapsed, or already ours; otherwise the upsert's WHERE leaves it alone.
+    acquireLease: db.prepare(`INSERT INTO leases (name, holder, expires_at) VALUES (@name, @holder, @expiresAt)
+      ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+      WHERE leases.holder = excluded.holder OR leases.expires_at <= @now`),
+    releaseLease: db.prepare(`DELETE FROM leases WHERE name = ? AND holder = ?`),
+    leaseHolder: db.prepare(`SELECT holder FROM leases WHERE name = ? AND expires_at > ?`),
   }
 }
+
+/** Columns updateUpload may set, with how each value is stored. */
+const UPLOAD_COLUMNS: ReadonlyArray<[keyof UploadUpdate, string, (value: unknown) => unknown]> = [
+  ['uploadOffset', 'upload_offset', (v) => v],
+  ['progress', 'progress', (v) => v],
+  ['uploadId', 'upload_id', (v) => v],
+  ['stagingKey', 'staging_key', (v) => v],
+  ['expiresAt', 'expires_at', (v) => (v instanceof Date ? v.toISOString() : v)],
+  ['owner', 'owner', (v) => v],
+  ['expectedSize', 'expected_size', (v) => v],
+  ['contentType', 'content_type', (v) => v],
+]
 
 type Statements = ReturnType<typeof prepareStatements>
 
@@ -105,6 +135,8 @@ export class SqliteLedger implements Ledger {
   private readonly stmt: Statements
   private readonly reserveTx: (input: ReserveInput) => Reservation
   private readonly restoreTx: (trashId: string) => FileRecord
+  /** Runs `fn` in BEGIN IMMEDIATE ... COMMIT: the commit's failure is the caller's failure. */
+  private readonly writeTx: <T>(fn: () => T) => T
 
   static open(options: SqliteLedgerOptions): SqliteLedger {
     try {
@@ -136,9 +168,11 @@ export class SqliteLedger implements Ledger {
     this.reserveTx = (input) => reserve.immediate(input)
     const restore = db.transaction((trashId: string) => this.restoreLocked(trashId))
     this.restoreTx = (trashId) => restore.immediate(trashId)
+    const write = db.transaction((fn: () => unknown) => fn())
+    this.writeTx = <T>(fn: () => T) => write.immediate(fn) as T
   }
 
-  reserve(input: ReserveInput): Reservation {
+  async reserve(input: ReserveInput): Promise<Reservation> {
     return this.guard(() => this.reserveTx(input))
   }
 
@@ -152,19 +186,40 @@ export class SqliteLedger implements Ledger {
     const live = this.stmt.liveByKey.get(key) as StoredRow | undefined
     if (live !== undefined && !input.overwrite) throw new ConflictError()
     const id = randomUUID()
-    const now = new Date().toISOString()
-    this.stmt.insertPending.run(id, key, parts.orgId, parts.system, parts.objectType, parts.objectId,
-      parts.filename, input.expectedSize ?? null, input.contentType, now, input.actor, now)
+    this.stmt.insertPending.run({
+      id,
+      key,
+      orgId: parts.orgId,
+      system: parts.system,
+      objectType: parts.objectType,
+      objectId: parts.objectId,
+      filename: parts.filename,
+      expectedSize: input.expectedSize ?? null,
+      contentType: input.contentType,
+      now: new Date().toISOString(),
+      actor: input.actor,
+      kind: input.kind ?? (input.expectedSize === undefined ? 'stream' : 'direct'),
+      owner: input.owner ?? null,
+      uploadId: input.uploadId ?? null,
+      stagingKey: input.stagingKey ?? null,
+      expiresAt: input.expiresAt?.toISOString() ?? null,
+      uploadOffset: input.uploadOffset ?? null,
+      progress: input.progress ?? null,
+      idempotencyKey: input.idempotencyKey ?? null,
+    })
     return live === undefined ? { id } : { id, replaces: toObjectRow(live) }
   }
 
-  commit(id: string, input: CommitInput): FileRecord {
+  async commit(id: string, input: CommitInput): Promise<FileRecord> {
     return this.guard(() => {
       const now = new Date().toISOString()
       let row: StoredRow | undefined
       try {
-        row = this.stmt.commit.get(input.size, input.sha256, input.etag, input.contentType ?? null, now, now, id) as
-          StoredRow | undefined
+        row = this.writeTx(
+          () =>
+            this.stmt.commit.get(input.size, input.sha256, input.etag, input.contentType ?? null, now, now, id) as
+              StoredRow | undefined,
+        )
       } catch (err) {
         if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw err
         throw new LedgerError(`commit ${id}: a live file still holds its key; move it to trash first`, { cause: err })
@@ -174,19 +229,48 @@ export class SqliteLedger implements Ledger {
     })
   }
 
-  fail(id: string, reason: string): void {
-    this.guard(() => this.stmt.fail.run(reason, new Date().toISOString(), id))
+  async fail(id: string, reason: string): Promise<void> {
+    this.guard(() => this.writeTx(() => this.stmt.fail.run(reason, new Date().toISOString(), id)))
   }
 
-  getLive(key: string): ObjectRow | undefined {
+  async getLive(key: string): Promise<ObjectRow | undefined> {
     return this.guard(() => optionalRow(this.stmt.liveByKey.get(key)))
   }
 
-  getPending(key: string): ObjectRow | undefined {
+  async getPending(key: string): Promise<ObjectRow | undefined> {
     return this.guard(() => optionalRow(this.stmt.pendingByKey.get(key)))
   }
 
-  listLive(filter: FileFilter, page: PageRequest): Page<FileRecord> {
+  async getById(id: string): Promise<ObjectRow | undefined> {
+    return this.guard(() => optionalRow(this.stmt.byId.get(id)))
+  }
+
+  async updateUpload(id: string, update: UploadUpdate): Promise<boolean> {
+    return this.guard(() => {
+      const sets: string[] = []
+      const params: unknown[] = []
+      for (const [field, column, toStored] of UPLOAD_COLUMNS) {
+        if (update[field] === undefined) continue
+        sets.push(`${column} = ?`)
+        params.push(toStored(update[field]))
+      }
+      sets.push('updated_at = ?')
+      params.push(new Date().toISOString(), id)
+      let where = `id = ? AND state = 'pending'`
+      if (update.expectedOffset !== undefined) {
+        where += ' AND coalesce(upload_offset, 0) = ?'
+        params.push(update.expectedOffset)
+      }
+      const statement = this.prepared(`UPDATE objects SET ${sets.join(', ')} WHERE ${where}`)
+      return this.writeTx(() => statement.run(...params).changes) === 1
+    })
+  }
+
+  async findByIdempotencyKey(actor: string, idempotencyKey: string): Promise<ObjectRow | undefined> {
+    return this.guard(() => optionalRow(this.stmt.byIdempotencyKey.get(actor, idempotencyKey)))
+  }
+
+  async listLive(filter: FileFilter, page: PageRequest): Promise<Page<FileRecord>> {
     return this.guard(() => {
       const limit = pageLimit(page.limit)
       // The longest run of given segments from the org down is a key prefix; '0' follows '/' in
@@ -208,19 +292,22 @@ export class SqliteLedger implements Ledger {
     })
   }
 
-  markTrashed(key: string, input: TrashInput): TrashRecord | undefined {
+  async markTrashed(key: string, input: TrashInput): Promise<TrashRecord | undefined> {
     return this.guard(() => {
-      const row = this.stmt.trash.get(input.trashId, input.trashKey, input.deletedBy, input.deletedAt.toISOString(),
-        input.purgeAfter.toISOString(), new Date().toISOString(), key) as StoredRow | undefined
+      const row = this.writeTx(
+        () =>
+          this.stmt.trash.get(input.trashId, input.trashKey, input.deletedBy, input.deletedAt.toISOString(),
+            input.purgeAfter.toISOString(), new Date().toISOString(), key) as StoredRow | undefined,
+      )
       return row === undefined ? undefined : toTrashRecord(row)
     })
   }
 
-  getTrash(trashId: string): ObjectRow | undefined {
+  async getTrash(trashId: string): Promise<ObjectRow | undefined> {
     return this.guard(() => optionalRow(this.stmt.trashById.get(trashId)))
   }
 
-  listTrash(orgId: string, page: PageRequest): Page<TrashRecord> {
+  async listTrash(orgId: string, page: PageRequest): Promise<Page<TrashRecord>> {
     return this.guard(() => {
       const limit = pageLimit(page.limit)
       // '~' sorts after every ISO timestamp, so the first page starts above all rows.
@@ -230,7 +317,7 @@ export class SqliteLedger implements Ledger {
     })
   }
 
-  markRestored(trashId: string): FileRecord {
+  async markRestored(trashId: string): Promise<FileRecord> {
     return this.guard(() => this.restoreTx(trashId))
   }
 
@@ -243,37 +330,56 @@ export class SqliteLedger implements Ledger {
     return toFileRecord(this.stmt.restore.get(new Date().toISOString(), trashed.id) as StoredRow)
   }
 
-  markPurged(trashId: string): void {
+  async markPurged(trashId: string): Promise<void> {
     this.guard(() => {
-      if (this.stmt.purge.run(new Date().toISOString(), trashId).changes === 0) throw new TrashNotFoundError(trashId)
+      const changes = this.writeTx(() => this.stmt.purge.run(new Date().toISOString(), trashId).changes)
+      if (changes === 0) throw new TrashNotFoundError(trashId)
     })
   }
 
-  listExpiredTrash(now: Date, limit: number): ObjectRow[] {
+  async listExpiredTrash(now: Date, limit: number): Promise<ObjectRow[]> {
     return this.guard(() => (this.stmt.expiredTrash.all(now.toISOString(), limit) as StoredRow[]).map(toObjectRow))
   }
 
-  listStalePending(olderThan: Date): ObjectRow[] {
+  async listStalePending(olderThan: Date): Promise<ObjectRow[]> {
     return this.guard(() => (this.stmt.stalePending.all(olderThan.toISOString()) as StoredRow[]).map(toObjectRow))
   }
 
-  listStoredKeys(): Array<{ key: string; state: ObjectState; id: string }> {
+  async listStoredKeys(): Promise<Array<{ key: string; state: ObjectState; id: string }>> {
     return this.guard(() => this.stmt.storedKeys.all() as Array<{ key: string; state: ObjectState; id: string }>)
   }
 
-  appendAudit(input: AuditInput): AuditEvent {
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.guard(() => {
+      const now = Date.now()
+      const changes = this.writeTx(
+        () => this.stmt.acquireLease.run({ name, holder, expiresAt: now + ttlMs, now }).changes,
+      )
+      return changes === 1
+    })
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.guard(() => this.writeTx(() => this.stmt.releaseLease.run(name, holder)))
+  }
+
+  async leaseHolder(name: string): Promise<string | undefined> {
+    return this.guard(() => (this.stmt.leaseHolder.get(name, Date.now()) as { holder: string } | undefined)?.holder)
+  }
+
+  async appendAudit(input: AuditInput): Promise<AuditEvent> {
     return this.guard(() => this.audit.append(input))
   }
 
-  queryAudit(filter: AuditFilter, page: PageRequest): Page<AuditEvent> {
+  async queryAudit(filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>> {
     return this.guard(() => this.audit.query(filter, page))
   }
 
-  verifyAudit(): AuditVerification {
+  async verifyAudit(): Promise<AuditVerification> {
     return this.guard(() => this.audit.verify())
   }
 
-  usage(orgId: string): Usage {
+  async usage(orgId: string): Promise<Usage> {
     return this.guard(() => {
       const bySystem: Usage['bySystem'] = {}
       let objects = 0
@@ -290,18 +396,29 @@ export class SqliteLedger implements Ledger {
     })
   }
 
-  checkWritable(): void {
-    // A single statement is its own transaction: it must take the write lock and write the WAL.
-    this.guard(() => this.stmt.health.run(new Date().toISOString()))
+  async checkWritable(): Promise<void> {
+    // A real write in its own transaction: it must take the write lock, write and commit.
+    this.guard(() => this.writeTx(() => this.stmt.health.run(new Date().toISOString())))
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (!this.db.open) return
     try {
       // Advisory (refreshes planner statistics); a busy file must not stop the close.
       this.db.pragma('optimize')
     } catch {}
     this.db.close()
+  }
+
+  // updateUpload builds its SET list from the fields given: a handful of shapes, prepared once each.
+  private readonly statements = new Map<string, Statement>()
+  private prepared(sql: string): Statement {
+    let statement = this.statements.get(sql)
+    if (statement === undefined) {
+      statement = this.db.prepare(sql)
+      this.statements.set(sql, statement)
+    }
+    return statement
   }
 
   /** SQLite failures (busy, disk full, I/O) become a retryable 503; the ledger's own errors pass. */

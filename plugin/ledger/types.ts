@@ -1,7 +1,7 @@
-// The ledger contract: which files exist (live, pending, trashed) and the append-only audit trail.
-// SqliteLedger implements it; a server-grade database can implement the same interface later.
-// Calls are synchronous on purpose: SQLite answers in microseconds, and a synchronous reserve is
-// what makes "exactly one of N concurrent uploads wins" hold inside one process.
+// The ledger contract: which files exist (live, pending, trashed), the uploads in flight, and the
+// append-only audit trail. Every method is asynchronous, so a network database can implement it as
+// well as the embedded SQLite file. The rules that must hold across processes and instances
+// (one live file and one upload in flight per key) are enforced by the database, not the caller.
 import type { KeyParts } from '../keys.js'
 
 /** What the API returns for a stored file. */
@@ -17,6 +17,12 @@ export interface FileRecord {
 
 export type ObjectState = 'pending' | 'live' | 'trashed' | 'failed' | 'purged'
 
+/**
+ * How an upload's bytes arrive: streamed through this process, a presigned PUT from a browser,
+ * tus (resumable, through any instance), or a presigned S3 multipart upload.
+ */
+export type UploadKind = 'stream' | 'direct' | 'tus' | 'multipart'
+
 export interface ObjectRow extends FileRecord, KeyParts {
   id: string
   state: ObjectState
@@ -29,6 +35,21 @@ export interface ObjectRow extends FileRecord, KeyParts {
   failReason: string | null
   /** Set on pending rows of direct browser uploads: the size the client promised. */
   expectedSize: number | null
+  kind: UploadKind
+  /** The instance that streams a pending upload; its lease says whether it is still alive. */
+  owner: string | null
+  /** The store's multipart upload id (tus and presigned multipart uploads). */
+  uploadId: string | null
+  /** Where the bytes land before completion moves them to `key`, outside the live layout. */
+  stagingKey: string | null
+  /** When an unfinished upload is given up and cleaned away. */
+  expiresAt: string | null
+  /** Bytes received so far (resumable uploads). */
+  uploadOffset: number | null
+  /** What a resumable upload needs to carry on elsewhere (parts, hash state): opaque JSON. */
+  progress: string | null
+  /** The client's Idempotency-Key for the request that made this row. */
+  idempotencyKey: string | null
 }
 
 export interface TrashRecord extends FileRecord {
@@ -47,6 +68,33 @@ export interface ReserveInput {
   overwrite: boolean
   /** For direct browser uploads: the size the client promised, checked on completion. */
   expectedSize?: number
+  /** Default 'stream'. */
+  kind?: UploadKind
+  owner?: string
+  uploadId?: string
+  stagingKey?: string
+  expiresAt?: Date
+  idempotencyKey?: string
+  /** Resumable uploads start at 0 with their own progress record. */
+  uploadOffset?: number
+  progress?: string
+}
+
+/** A change to a pending upload's progress. */
+export interface UploadUpdate {
+  /**
+   * Applied only while the stored offset still equals this (compare-and-set): two instances
+   * resuming one upload cannot both advance it.
+   */
+  expectedOffset?: number
+  uploadOffset?: number
+  progress?: string | null
+  uploadId?: string | null
+  stagingKey?: string | null
+  expiresAt?: Date | null
+  owner?: string | null
+  expectedSize?: number | null
+  contentType?: string
 }
 
 export interface Reservation {
@@ -137,6 +185,7 @@ export interface AuditFilter {
   key?: string
   actor?: string
   action?: AuditAction
+  result?: AuditResult
   since?: string
   until?: string
 }
@@ -160,34 +209,56 @@ export interface Usage {
 }
 
 export interface Ledger {
-  reserve(input: ReserveInput): Reservation
-  commit(id: string, input: CommitInput): FileRecord
+  /**
+   * Reserves `key` for an upload: a pending row. Throws UploadInProgressError when another upload
+   * holds the key, ConflictError when a live file does (unless `overwrite`).
+   */
+  reserve(input: ReserveInput): Promise<Reservation>
+  /** Makes a pending upload the live file. Durable when it resolves. */
+  commit(id: string, input: CommitInput): Promise<FileRecord>
   /** Marks a pending upload failed; it then claims nothing. */
-  fail(id: string, reason: string): void
-  getLive(key: string): ObjectRow | undefined
+  fail(id: string, reason: string): Promise<void>
+  getLive(key: string): Promise<ObjectRow | undefined>
   /** The pending (reserved, not yet committed) row for a key. */
-  getPending(key: string): ObjectRow | undefined
-  listLive(filter: FileFilter, page: PageRequest): Page<FileRecord>
+  getPending(key: string): Promise<ObjectRow | undefined>
+  /** A row by its id, in whatever state it is. */
+  getById(id: string): Promise<ObjectRow | undefined>
+  /** Updates a pending upload; false when it is no longer pending or its offset moved on. */
+  updateUpload(id: string, update: UploadUpdate): Promise<boolean>
+  /** The newest row the actor made with this Idempotency-Key, in whatever state it is. */
+  findByIdempotencyKey(actor: string, idempotencyKey: string): Promise<ObjectRow | undefined>
+  listLive(filter: FileFilter, page: PageRequest): Promise<Page<FileRecord>>
   /** Moves the live row for `key` to trash. Returns undefined when no live row holds it. */
-  markTrashed(key: string, input: TrashInput): TrashRecord | undefined
+  markTrashed(key: string, input: TrashInput): Promise<TrashRecord | undefined>
   /** The row a trash id names, trashed or already purged. */
-  getTrash(trashId: string): ObjectRow | undefined
-  listTrash(orgId: string, page: PageRequest): Page<TrashRecord>
+  getTrash(trashId: string): Promise<ObjectRow | undefined>
+  listTrash(orgId: string, page: PageRequest): Promise<Page<TrashRecord>>
   /** Makes a trashed row live again; throws RestoreConflictError if a live row holds the key. */
-  markRestored(trashId: string): FileRecord
-  markPurged(trashId: string): void
+  markRestored(trashId: string): Promise<FileRecord>
+  markPurged(trashId: string): Promise<void>
   /** Trash rows whose purgeAfter is before `now`. */
-  listExpiredTrash(now: Date, limit: number): ObjectRow[]
-  /** Pending rows created before `olderThan` (left by a crash). */
-  listStalePending(olderThan: Date): ObjectRow[]
+  listExpiredTrash(now: Date, limit: number): Promise<ObjectRow[]>
+  /** Pending rows created before `olderThan` (left by a crash, or abandoned by their client). */
+  listStalePending(olderThan: Date): Promise<ObjectRow[]>
   /** Every key the ledger says is in the store (live, pending and trashed), for reconcile. */
-  listStoredKeys(): Array<{ key: string; state: ObjectState; id: string }>
+  listStoredKeys(): Promise<Array<{ key: string; state: ObjectState; id: string }>>
 
-  appendAudit(input: AuditInput): AuditEvent
-  queryAudit(filter: AuditFilter, page: PageRequest): Page<AuditEvent>
-  verifyAudit(): AuditVerification
-  usage(orgId: string): Usage
-  /** Throws unless the ledger can write (used by /ready). */
-  checkWritable(): void
-  close(): void
+  /**
+   * Leases: a named claim that lapses unless renewed. Instances hold `instance:{id}` while they
+   * live (so others leave their uploads alone), and one instance at a time holds a job's lease.
+   * Resolves true when `holder` now holds it (new, renewed, or taken over after it lapsed).
+   */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>
+  releaseLease(name: string, holder: string): Promise<void>
+  /** Who holds a lease that has not lapsed. */
+  leaseHolder(name: string): Promise<string | undefined>
+
+  /** Appends to the hash chain; resolves once the event is durable. */
+  appendAudit(input: AuditInput): Promise<AuditEvent>
+  queryAudit(filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>>
+  verifyAudit(): Promise<AuditVerification>
+  usage(orgId: string): Promise<Usage>
+  /** Rejects unless the ledger can write (used by /ready). */
+  checkWritable(): Promise<void>
+  close(): Promise<void>
 }

@@ -43,7 +43,7 @@ export async function auditRoutes(app: FastifyInstance, { storage, access }: Rou
     async (request) => {
       const identity = await access.identity(request)
       await access.require(request, 'audit', { orgId: identity.org })
-      const { ok, events, head, brokenAt } = storage.ledger.verifyAudit()
+      const { ok, events, head, brokenAt } = await storage.ledger.verifyAudit()
       return brokenAt ? { ok, events, head, brokenAt } : { ok, events, head }
     },
   )

@@ -135,7 +135,7 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
       const parts = storage.parseKey(request.params['*'])
       access.note(request, { key: parts.key })
       await access.require(request, 'read', { orgId: parts.orgId, system: parts.system, key: parts.key })
-      const record = storage.stat(parts.key)
+      const record = await storage.stat(parts.key)
       const bytes = await sendFile(storage, request, reply, record, {
         disposition: request.query.inline === '1' || request.query.inline === 'true' ? 'inline' : 'attachment',
       })
@@ -154,7 +154,7 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
       const parts = storage.parseKey(request.params['*'])
       access.note(request, { key: parts.key })
       await access.require(request, 'read', { orgId: parts.orgId, system: parts.system, key: parts.key })
-      const record = storage.stat(parts.key)
+      const record = await storage.stat(parts.key)
       await sendFile(storage, request, reply, record, { disposition: 'attachment', headOnly: true })
       return reply
     },
@@ -201,7 +201,7 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
       const system = q.system === undefined ? undefined : validateSystem(q.system, storage.options)
       if (system) await access.require(request, 'read', { orgId, system })
       else if (orgId !== identity.org) await access.require(request, 'read', { orgId })
-      const page = storage.ledger.listLive(
+      const page = await storage.ledger.listLive(
         {
           orgId,
           system,

@@ -46,7 +46,7 @@ export async function signedRoutes(app: FastifyInstance, { storage, access }: Ro
       access.note(request, { key: parts.key, ttl: expiresIn })
       if (!(expiresIn >= minTtl && expiresIn <= maxTtl)) throw new InvalidExpiryError(minTtl, maxTtl)
       const identity = await access.require(request, 'read', { orgId: parts.orgId, system: parts.system, key: parts.key })
-      const record = storage.stat(parts.key)
+      const record = await storage.stat(parts.key)
       const expiresAt = Math.floor(Date.now() / 1000) + expiresIn
       let url: string
       if (mode === 'direct') {
@@ -87,7 +87,7 @@ export async function signedRoutes(app: FastifyInstance, { storage, access }: Ro
         throw err
       }
       access.note(request, { key: claims.key, actor: { sub: claims.sub, org: claims.org } })
-      const record = storage.stat(claims.key)
+      const record = await storage.stat(claims.key)
       const bytes = await sendFile(storage, request, reply, record, { disposition: claims.disposition })
       access.note(request, { bytes, sha256: record.sha256 })
       return reply

@@ -25,7 +25,7 @@ export async function trashRoutes(app: FastifyInstance, { storage, access }: Rou
       const orgId = validateSegment('orgId', request.query.orgId ?? identity.org)
       if (orgId !== identity.org) await access.require(request, 'delete', { orgId })
       access.note(request, { key: `${orgId}/` })
-      const page = storage.ledger.listTrash(orgId, { limit: request.query.limit, cursor: request.query.cursor })
+      const page = await storage.ledger.listTrash(orgId, { limit: request.query.limit, cursor: request.query.cursor })
       return { ...page, items: await filterAllowed(access, request, 'delete', storage, page.items) }
     },
   )
@@ -37,8 +37,8 @@ export async function trashRoutes(app: FastifyInstance, { storage, access }: Rou
       schema: { summary: 'Restore a soft-deleted file to its key', params: trashParams },
     },
     async (request) => {
-      access.note(request, { key: storage.ledger.getTrash(request.params.trashId)?.key ?? null })
-      const row = storage.trashEntry(request.params.trashId)
+      access.note(request, { key: (await storage.ledger.getTrash(request.params.trashId))?.key ?? null })
+      const row = await storage.trashEntry(request.params.trashId)
       await access.require(request, 'delete', { orgId: row.orgId, system: row.system, key: row.key })
       const record = await storage.restore(row.trashId!)
       access.note(request, { key: record.key, bytes: record.size, sha256: record.sha256 })
@@ -53,8 +53,8 @@ export async function trashRoutes(app: FastifyInstance, { storage, access }: Rou
       schema: { summary: 'Hard-delete a soft-deleted file now (admin)', params: trashParams },
     },
     async (request) => {
-      access.note(request, { key: storage.ledger.getTrash(request.params.trashId)?.key ?? null })
-      const row = storage.trashEntry(request.params.trashId)
+      access.note(request, { key: (await storage.ledger.getTrash(request.params.trashId))?.key ?? null })
+      const row = await storage.trashEntry(request.params.trashId)
       await access.require(request, 'purge', { orgId: row.orgId, system: row.system, key: row.key })
       await storage.purge(row.trashId!)
       access.note(request, { key: row.key, bytes: row.size, sha256: row.sha256 })

@@ -16,7 +16,7 @@ export const auditVerifyCommand: Command = {
     if (!parseCommandArgs(args, { options: {} }, usage)) return 2
     const ledger = openLedger(cliConfig())
     try {
-      const result = ledger.verifyAudit()
+      const result = await ledger.verifyAudit()
       if (result.ok) {
         process.stdout.write(`audit chain ok: ${result.events} events, head ${result.head}\n`)
         return 0
@@ -29,7 +29,7 @@ export const auditVerifyCommand: Command = {
       )
       return 1
     } finally {
-      ledger.close()
+      await ledger.close()
     }
   },
 }

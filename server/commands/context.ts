@@ -90,7 +90,7 @@ export function openStorage(config: ServerConfig): OpenedStorage {
     ledger,
     async close() {
       await store.close()
-      ledger.close()
+      await ledger.close()
     },
   }
 }

@@ -62,10 +62,10 @@ export function problemCount(c: Comparison): number {
   return c.unrecorded.length + c.missing.length + c.stalePending.length + c.incompleteUploads.length
 }
 
-function classifyPending(ledger: Ledger, now: Date, options: ReconcileOptions) {
+async function classifyPending(ledger: Ledger, now: Date, options: ReconcileOptions) {
   const stale: PendingUpload[] = []
   const active: PendingUpload[] = []
-  for (const row of ledger.listStalePending(now)) {
+  for (const row of await ledger.listStalePending(now)) {
     const entry = { key: row.key, id: row.id, createdAt: row.createdAt, direct: row.expectedSize !== null }
     ;(isAbandoned(row, now, options) ? stale : active).push(entry)
   }
@@ -99,12 +99,12 @@ async function listObjects(store: ObjectStore, onProgress?: (line: string) => vo
 /** One pass over ledger and bucket. */
 export async function compare(deps: ReconcileDeps, options: ReconcileOptions): Promise<Comparison> {
   const now = options.now?.() ?? new Date()
-  const pending = classifyPending(deps.ledger, now, options)
+  const pending = await classifyPending(deps.ledger, now, options)
   // The ledger is read before and after the listing: uploads and trash moves that happen while
   // we list would otherwise show up as drift. Only what both reads agree on is reported.
-  const recordsBefore = deps.ledger.listStoredKeys()
+  const recordsBefore = await deps.ledger.listStoredKeys()
   const objects = await listObjects(deps.store, options.onProgress)
-  const recordsAfter = deps.ledger.listStoredKeys()
+  const recordsAfter = await deps.ledger.listStoredKeys()
   const claimed = new Set([...recordsBefore, ...recordsAfter].map((r) => r.key))
   const stable = new Set(recordsAfter.map((r) => `${r.id}:${r.state}:${r.key}`))
 
@@ -143,7 +143,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   })
   const aborted: IncompleteUpload[] = []
   const errors: string[] = []
-  const active = classifyPending(deps.ledger, now, options).active
+  const active = (await classifyPending(deps.ledger, now, options)).active
   for (const upload of (await classifyUploads(deps, now, options, active)).stale) {
     try {
       await deps.store.abortIncompleteUpload(upload)

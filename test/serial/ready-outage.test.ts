@@ -74,7 +74,7 @@ test('/ready is 503 while the S3 server is down and 200 when it returns', async 
   const upload = await app.inject({ method: 'PUT', url: '/v1/files/org-1/epcr/document/e/x.pdf', headers: auth({ sub: 'u', org: 'org-1', roles: ['admin'] }), payload: 'x' })
   t.equal(upload.statusCode, 503, 'uploads during the outage are a retryable 503')
   t.equal(upload.json().code, 'FST_SPACES_STORAGE_UNAVAILABLE')
-  t.equal(app.storage.ledger.getLive('org-1/epcr/document/e/x.pdf'), undefined, 'and are not recorded as stored')
+  t.equal(await app.storage.ledger.getLive('org-1/epcr/document/e/x.pdf'), undefined, 'and are not recorded as stored')
   t.match((await app.inject('/metrics')).body, /spaces_proxy_store_errors_total\{operation="\w+Command",code="[^"]+"\} [1-9]/, 'store errors are counted by code')
 
   if (tcp) await tcp.up()
