@@ -7,7 +7,7 @@ import type { Ledger } from './ledger/types.js'
 import type { FastifySpacesOptions } from './options.js'
 import { createAccess } from './access.js'
 import { S3Store } from './drivers/s3.js'
-import { errors } from './errors.js'
+import { ConfigInvalidError, errors } from './errors.js'
 import { SqliteLedger } from './ledger/sqlite.js'
 import { resolveOptions, validateConnection } from './options.js'
 import { spacesRoutes } from './routes/index.js'
@@ -41,6 +41,17 @@ async function fastifySpaces(app: FastifyInstance, options: FastifySpacesPluginO
   if (resolved.routes) {
     await app.register(spacesRoutes, { prefix: options.prefix, storage, access: createAccess(options) })
   }
+  if (options.console) await registerConsole(app, options, resolved.systems)
+}
+
+/** Loaded only when asked for, so hosts that leave the console off never read its module or assets. */
+async function registerConsole(app: FastifyInstance, options: FastifySpacesPluginOptions, systems: readonly string[]) {
+  if (options.routes === false) throw new ConfigInvalidError('`console` drives the HTTP routes; it needs `routes` on')
+  const prefix = options.prefix ?? ''
+  const path = (typeof options.console === 'object' ? options.console.path : undefined) ?? `${prefix}/console`
+  if (!path.startsWith('/')) throw new ConfigInvalidError(`console.path must start with "/" (got "${path}")`)
+  const { spacesConsole } = await import('./console/index.js')
+  await app.register(spacesConsole, { prefix: path, api: `${app.prefix}${prefix}`, systems })
 }
 
 export const spaces = fp(fastifySpaces, { fastify: '5.x', name: 'fastify-spaces' })

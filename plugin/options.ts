@@ -70,6 +70,11 @@ export interface FastifySpacesOptions {
   identify?: (request: FastifyRequest) => Identity | undefined | Promise<Identity | undefined>
   /** Replaces the built-in role and scope policy. */
   authorize?: Authorize
+  /**
+   * Serve the compliance console, a single page over these routes: `true` mounts it at
+   * `{prefix}/console`, `{ path }` elsewhere. Off by default; its assets are read only when on.
+   */
+  console?: boolean | { path?: string }
   /** Multipart part size and parts in flight per upload: memory per upload is about (queue + 1) x part. */
   partSize?: number
   queueSize?: number

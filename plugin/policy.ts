@@ -2,6 +2,7 @@
 // without a server. Every route asks decide(); nothing else grants access.
 import { UnauthorizedError } from './errors.js'
 import { validateSegment } from './keys.js'
+import { scopeGrants } from './scopes.js'
 
 export interface Identity {
   sub: string
@@ -24,10 +25,6 @@ export interface Target {
 
 export type Decision = { allow: true } | { allow: false; reason: string }
 
-// Only these actions can come from a scope; purge, audit and usage are role-only, so a broad
-// `*:*` scope handed to an integration can never empty the trash or read the audit log.
-const SCOPE_ACTIONS: ReadonlySet<string> = new Set(['read', 'write', 'delete'])
-
 function allow(): Decision {
   return { allow: true }
 }
@@ -44,19 +41,6 @@ function stringList(value: unknown): string[] {
 
 function nonEmpty(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0
-}
-
-/** True when `scope` is a well-formed `system:action` that covers `action` on `system` (undefined = org-wide). */
-function scopeGrants(scope: string, action: string, system: string | undefined): boolean {
-  const parts = scope.split(':')
-  if (parts.length !== 2) return false
-  const [scopeSystem, scopeAction] = parts as [string, string]
-  if (scopeSystem.length === 0) return false
-  if (scopeAction !== '*' && !SCOPE_ACTIONS.has(scopeAction)) return false
-  if (scopeAction !== '*' && scopeAction !== action) return false
-  // An org-wide target spans every system, so only a system wildcard covers it.
-  if (scopeSystem === '*') return true
-  return system !== undefined && scopeSystem === system
 }
 
 export function decide(identity: Identity, action: Action, target: Target): Decision {

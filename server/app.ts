@@ -17,6 +17,7 @@ import { SqliteLedger } from '../plugin/ledger/sqlite.js'
 import type { Ledger } from '../plugin/ledger/types.js'
 import { registerJwt, requireBearer } from './auth.js'
 import type { ServerConfig } from './config.js'
+import { registerConsole } from './console.js'
 import { loggerOptions } from './logging.js'
 import { registerMetrics } from './metrics.js'
 import { registerOpsRoutes } from './ops-routes.js'
@@ -117,5 +118,6 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
     // The CLI, tests and embedding code reach the same storage service from the root instance.
     app.decorate('storage', v1.storage)
   }, { prefix: '/v1' })
+  if (config.console) await registerConsole(app, config)
   return app
 }

@@ -50,6 +50,8 @@ export const envJsonSchema = {
     REQUEST_TIMEOUT_MS: { type: 'integer', minimum: 0, default: 3_600_000 },
     KEEP_ALIVE_TIMEOUT_MS: { type: 'integer', minimum: 0, default: 72_000 },
     SHUTDOWN_TIMEOUT_MS: { type: 'integer', minimum: 0, default: 30_000 },
+
+    CONSOLE: { type: 'boolean', default: true },
   },
 } as const
 
@@ -87,6 +89,7 @@ interface RawEnv {
   REQUEST_TIMEOUT_MS: number
   KEEP_ALIVE_TIMEOUT_MS: number
   SHUTDOWN_TIMEOUT_MS: number
+  CONSOLE: boolean
 }
 
 export interface JwtConfig {
@@ -121,6 +124,8 @@ export interface ServerConfig {
   trashRetentionDays: number
   sweepIntervalSeconds: number
   timeouts: { connection: number; request: number; keepAlive: number; shutdown: number }
+  /** Serve the compliance console at /console. */
+  console: boolean
 }
 
 const SPACES_KEYS = ['SPACES_ENDPOINT', 'SPACES_REGION', 'SPACES_BUCKET', 'SPACES_ACCESS_KEY', 'SPACES_SECRET_KEY'] as const
@@ -212,5 +217,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       keepAlive: raw.KEEP_ALIVE_TIMEOUT_MS,
       shutdown: raw.SHUTDOWN_TIMEOUT_MS,
     },
+    console: raw.CONSOLE,
   }
 }

@@ -2,8 +2,13 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerConfig } from './config.js'
 
+/** The development token: an admin of org-123 for a working day, signed with the ephemeral secret. */
+export function mintDevToken(app: FastifyInstance): string {
+  return app.jwt.sign({ sub: 'dev-user', org: 'org-123', roles: ['admin'] }, { expiresIn: '8h' })
+}
+
 export function devBanner(app: FastifyInstance, config: ServerConfig): string {
-  const token = app.jwt.sign({ sub: 'dev-user', org: 'org-123', roles: ['admin'] }, { expiresIn: '8h' })
+  const token = mintDevToken(app)
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const base = `http://${config.host}:${port}/v1`
@@ -22,6 +27,7 @@ export function devBanner(app: FastifyInstance, config: ServerConfig): string {
     `  curl -s -X DELETE -H "Authorization: Bearer $TOKEN" ${base}/files/org-123/epcr/document/epcr-456/report.pdf`,
     '',
     `API docs: http://${config.host}:${port}/docs`,
+    ...(app.hasRoute({ method: 'GET', url: '/console/' }) ? [`Console:  http://${config.host}:${port}/console/ (offers this token on its sign-in screen)`] : []),
     '',
   ].join('\n')
 }

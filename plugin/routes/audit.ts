@@ -5,6 +5,8 @@ import { AUDIT_ACTIONS, type AuditFilter } from '../ledger/types.js'
 import { validateSegment } from '../keys.js'
 import { pageQuery, type PageQuery } from './paging.js'
 
+const AUDIT_RESULTS = ['ok', 'denied', 'error'] as const satisfies ReadonlyArray<AuditFilter['result']>
+
 type AuditQuery = PageQuery & AuditFilter
 
 export async function auditRoutes(app: FastifyInstance, { storage, access }: RouteDeps): Promise<void> {
@@ -21,6 +23,7 @@ export async function auditRoutes(app: FastifyInstance, { storage, access }: Rou
             key: { type: 'string', maxLength: 2048 },
             actor: { type: 'string', maxLength: 256 },
             action: { type: 'string', enum: AUDIT_ACTIONS },
+            result: { type: 'string', enum: AUDIT_RESULTS },
             since: { type: 'string', format: 'date-time' },
             until: { type: 'string', format: 'date-time' },
             ...pageQuery,
