@@ -9,21 +9,10 @@ import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import { CHROMIUM, CHROMIUM_ARGS } from './helpers/browser.js'
 import { createTestBucket } from './helpers/s3.js'
 import { buildServer, spacesEnv } from './helpers/server.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-// The machine's network is closed: without the background-networking flags Chromium keeps
-// trying (and failing) to reach Google's hosts.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 const CLI = fileURLToPath(new URL('../server/cli.ts', import.meta.url))
 const TSX = import.meta.resolve('tsx')
 const STEP_MS = 15_000

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { build } from '../../server/app.js'
 import { loadConfig, type ServerConfig } from '../../server/config.js'
 import { loggerOptions } from '../../server/logging.js'
+import { createTestBucket } from './s3.js'
 
 export const JWT_SECRET = 'test-secret-0123456789-0123456789-abcdef'
 
@@ -63,4 +64,12 @@ export function spacesEnv(bucket: {
     SPACES_SECRET_KEY: bucket.connection.secretAccessKey,
     SPACES_FORCE_PATH_STYLE: String(bucket.connection.forcePathStyle ?? true),
   }
+}
+
+/** The sidecar on a fresh bucket of the test S3 server, listening on a loopback port. */
+export async function listeningOnBucket(t: Teardown, label: string): Promise<TestServer & { base: string }> {
+  const server = await buildServer(t, spacesEnv(await createTestBucket(t, label)))
+  await server.app.listen({ host: '127.0.0.1', port: 0 })
+  const address = server.app.server.address() as { port: number }
+  return { ...server, base: `http://127.0.0.1:${address.port}` }
 }

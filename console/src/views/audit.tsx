@@ -47,14 +47,20 @@ function ChainStatus({ api }: { api: Api }) {
             {v.ok ? 'Verified: every event links to the one before it.' : `Broken at event ${v.brokenAt?.seq}: ${v.brokenAt?.reason}`}
           </p>
           <dl>
-            <dt>Events in the chain</dt>
-            <dd data-testid="chain-events">{v.events.toLocaleString('en-US')}</dd>
-            <dt>Head</dt>
-            <dd>
-              <code class="hash">{v.head}</code>
-            </dd>
-            <dt>Checked</dt>
-            <dd>{checkedAt ? <time dateTime={checkedAt}>{formatTime(checkedAt)}</time> : null}</dd>
+            <div>
+              <dt>Events</dt>
+              <dd data-testid="chain-events">{v.events.toLocaleString('en-US')}</dd>
+            </div>
+            <div>
+              <dt>Head</dt>
+              <dd>
+                <code class="hash">{v.head}</code>
+              </dd>
+            </div>
+            <div>
+              <dt>Checked</dt>
+              <dd>{checkedAt ? <time dateTime={checkedAt}>{formatTime(checkedAt)}</time> : null}</dd>
+            </div>
           </dl>
           <p class="muted">The chain covers every organisation in this ledger. Keep the head and count somewhere else to anchor them.</p>
         </div>
@@ -238,13 +244,13 @@ function EventList({ api, org, filter, limit }: { api: Api; org: string; filter:
             <caption class="visually-hidden">Audit events, newest first, page {cursors.length}</caption>
             <thead>
               <tr>
-                <th scope="col">#</th>
+                <th scope="col" class="number">#</th>
                 <th scope="col">Time</th>
                 <th scope="col">Actor</th>
                 <th scope="col">Action</th>
                 <th scope="col">Key</th>
                 <th scope="col">Result</th>
-                <th scope="col">Bytes</th>
+                <th scope="col" class="number">Bytes</th>
                 <th scope="col">From</th>
               </tr>
             </thead>
@@ -255,7 +261,7 @@ function EventList({ api, org, filter, limit }: { api: Api; org: string; filter:
                   <td>
                     <time dateTime={event.ts}>{formatTime(event.ts)}</time>
                   </td>
-                  <td>{event.actor ?? '—'}</td>
+                  <td class="nowrap">{event.actor ?? '—'}</td>
                   <td>{event.action}</td>
                   <td class="key">{event.key ?? '—'}</td>
                   <td>

@@ -81,6 +81,8 @@ function Dropzone({ api, target, onStored }: { api: Api; target: UploadTarget; o
           id="file-picker"
           type="file"
           multiple
+          aria-label="Files to upload"
+          tabIndex={-1}
           class="visually-hidden"
           onChange={(event) => {
             const input = event.target as HTMLInputElement
@@ -184,7 +186,7 @@ export function FileList({ api, session, target }: { api: Api; session: Session;
                 <tr>
                   <th scope="col">Name</th>
                   <th scope="col">Type</th>
-                  <th scope="col">Size</th>
+                  <th scope="col" class="number">Size</th>
                   <th scope="col">Uploaded</th>
                   <th scope="col">By</th>
                   <th scope="col">SHA-256</th>

@@ -82,7 +82,7 @@ export function TrashView({ api, session }: { api: Api; session: Session; config
               <tr>
                 <th scope="col">File</th>
                 <th scope="col">From</th>
-                <th scope="col">Size</th>
+                <th scope="col" class="number">Size</th>
                 <th scope="col">Deleted by</th>
                 <th scope="col">Deleted</th>
                 <th scope="col">Purged</th>

@@ -108,8 +108,8 @@ export function UsageView({ api, config }: { api: Api; config: ConsoleConfig }) 
                 <thead>
                   <tr>
                     <th scope="col">System</th>
-                    <th scope="col">Files</th>
-                    <th scope="col">Bytes</th>
+                    <th scope="col" class="number">Files</th>
+                    <th scope="col" class="number">Bytes</th>
                   </tr>
                 </thead>
                 <tbody>
