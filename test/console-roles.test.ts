@@ -6,7 +6,7 @@ import t from 'tap'
 import type { BrowserContext, Page } from 'playwright-core'
 import { axeViolations, launchChromium, newConsoleContext, watchProblems } from './helpers/browser.js'
 import { onePagePdf } from './helpers/pdf.js'
-import { listeningOnBucket } from './helpers/server.js'
+import { buildServer, listeningOnBucket } from './helpers/server.js'
 
 const ORG = 'org-harbor'
 const KEY = `${ORG}/epcr/document/epcr-77/discharge-summary.pdf`
@@ -98,6 +98,21 @@ t.test('console: what each kind of token sees', { timeout: 180_000 }, async (t) 
     t.same(watch.problems(), [])
   })
 
+  await t.test('an admin finds that refusal with the quick filter for denied attempts', async (t) => {
+    const context = await newConsoleContext(browser)
+    t.teardown(() => context.close())
+    const page = await signIn(context, base, token(admin))
+    const watch = watchProblems(page)
+    await open(page, base, '#/audit', 'Audit trail')
+    await page.getByRole('link', { name: 'Denied in the last 7 days' }).click()
+    await page.waitForURL(/result=denied/)
+    const row = page.getByRole('row').filter({ hasText: 'clerk-cy' })
+    await row.waitFor()
+    t.match(await row.innerText(), /list[\s\S]*denied 403 FST_SPACES_FORBIDDEN/)
+    t.equal(await page.locator('tbody tr').count(), 1, 'the one denied attempt')
+    t.same(watch.problems(), [])
+  })
+
   await t.test('a token of another org sees nothing of this org', async (t) => {
     const context = await newConsoleContext(browser)
     t.teardown(() => context.close())
@@ -124,6 +139,20 @@ t.test('console: what each kind of token sees', { timeout: 180_000 }, async (t) 
       t.notMatch(text, ORG, 'no mention of the other org')
       t.notMatch(text, /discharge-summary|old-scan/, 'nor of its files')
     }
+    t.same(watch.problems(), [])
+  })
+
+  await t.test('development: the sign-in offers the dev banner’s token', async (t) => {
+    const dev = await buildServer(t, { JWT_SECRET: '' })
+    await dev.app.listen({ host: '127.0.0.1', port: 0 })
+    const context = await newConsoleContext(browser)
+    t.teardown(() => context.close())
+    const page = await context.newPage()
+    const watch = watchProblems(page)
+    await page.goto(`http://localhost:${(dev.app.server.address() as { port: number }).port}/console/`)
+    await page.getByRole('button', { name: 'Use the development token' }).click()
+    await page.getByRole('heading', { name: 'Files', level: 1 }).waitFor()
+    t.equal(await page.getByTestId('signed-in-as').innerText(), 'dev-user · org-123')
     t.same(watch.problems(), [])
   })
 

@@ -1,6 +1,5 @@
 // How the console says what happened. A refusal shows the server's own message and code, and
 // what the person can do about it, never a bare "something went wrong".
-import type { ComponentChildren } from 'preact'
 import type { ApiError } from '../api.js'
 
 const HINTS: Record<number, string> = {
@@ -30,10 +29,6 @@ export function ErrorNotice({ error, action }: { error: ApiError; action?: strin
       {hint ? <p>{hint}</p> : null}
     </div>
   )
-}
-
-export function Notice({ children, tone = 'info' }: { children: ComponentChildren; tone?: 'info' | 'success' }) {
-  return <div class={`notice notice-${tone}`} role="status">{children}</div>
 }
 
 /** A polite live region: progress and confirmations read out without moving focus. */

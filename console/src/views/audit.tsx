@@ -72,6 +72,26 @@ function ChainStatus({ api }: { api: Api }) {
   )
 }
 
+/** The questions of a Monday morning, one click each. */
+function QuickViews() {
+  const weekAgo = new Date(Date.now() - 7 * 24 * 3_600_000).toISOString()
+  const views = [
+    { label: 'Denied in the last 7 days', query: { result: 'denied', since: weekAgo } },
+    { label: 'Errors in the last 7 days', query: { result: 'error', since: weekAgo } },
+    { label: 'Deletes in the last 7 days', query: { action: 'soft_delete', since: weekAgo } },
+    { label: 'Purges in the last 7 days', query: { action: 'purge', since: weekAgo } },
+  ]
+  return (
+    <ul class="quick" aria-label="Quick filters">
+      {views.map((view) => (
+        <li key={view.label}>
+          <a href={href('audit', [], view.query)}>{view.label}</a>
+        </li>
+      ))}
+    </ul>
+  )
+}
+
 function FilterForm({ filter, limit }: { filter: Filter; limit: number }) {
   const [draft, setDraft] = useState({
     ...filter,
@@ -104,6 +124,7 @@ function FilterForm({ filter, limit }: { filter: Filter; limit: number }) {
       }}
     >
       <h2 id="filters-heading">Filter</h2>
+      <QuickViews />
       <div class="fields">
         <label>
           Actor
