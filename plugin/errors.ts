@@ -92,6 +92,10 @@ export const StorageUnavailableError = createError(
 )
 export const LedgerError = createError('FST_SPACES_LEDGER_ERROR', 'The ledger failed (%s); retry later', 503)
 export const NotReadyError = createError('FST_SPACES_NOT_READY', '%s', 503)
+export const LedgerDriverMissingError = createError(
+  'FST_SPACES_LEDGER_DRIVER_MISSING',
+  'The %s ledger needs a package that is not installed: run `npm install %s`',
+)
 
 // Everything else.
 export const RouteNotFoundError = createError('FST_SPACES_ROUTE_NOT_FOUND', 'No route %s; see /docs for the API', 404)
@@ -127,6 +131,7 @@ export const errors = {
   StorageUnavailableError,
   LedgerError,
   NotReadyError,
+  LedgerDriverMissingError,
   RouteNotFoundError,
   InternalError,
 } as const

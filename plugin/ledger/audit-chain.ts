@@ -96,25 +96,58 @@ export function chainHash(prevHash: string, event: Omit<HashedEvent, 'prevHash'>
   return hash('sha256', canonicalEvent(prevHash, event), 'hex')
 }
 
+/** Where a walk of the chain starts: the genesis, or an event already checked (a checkpoint). */
+export interface ChainPoint {
+  seq: number
+  hash: string
+}
+
+export const GENESIS: ChainPoint = { seq: 0, hash: GENESIS_HASH }
+
 /**
- * Checks events given in seq order: seq runs 1, 2, 3... without gaps, each prevHash is the hash
- * before it (GENESIS_HASH first), and each hash is what chainHash recomputes. Reports the first
- * event where any of these fails. Note what a chain alone cannot show: removing events from the
- * end leaves a valid, shorter chain, so compare `events`/`head` with a copy kept elsewhere.
+ * Checks events fed in seq order, one at a time, so a long chain can be walked in chunks: seq runs
+ * on from the start point without gaps, each prevHash is the hash before it, and each hash is what
+ * chainHash recomputes. Keeps the first event where any of these fails.
+ */
+export class ChainWalk {
+  private count: number
+  private head: string
+  private brokenAt: AuditVerification['brokenAt']
+
+  constructor(private readonly start: ChainPoint = GENESIS) {
+    this.count = start.seq
+    this.head = start.hash
+  }
+
+  add(event: AuditEvent): void {
+    this.count++
+    if (this.brokenAt === undefined) {
+      const reason = checkLink(event, this.count, this.head)
+      if (reason !== undefined) this.brokenAt = { seq: event.seq, id: event.id, reason }
+    }
+    this.head = event.hash
+  }
+
+  /** The last event walked, when everything so far held: where the next walk may start. */
+  get checkpoint(): ChainPoint | undefined {
+    return this.brokenAt === undefined && this.count > this.start.seq ? { seq: this.count, hash: this.head } : undefined
+  }
+
+  result(): AuditVerification {
+    const { count: events, head, brokenAt } = this
+    return brokenAt === undefined ? { ok: true, events, head } : { ok: false, events, head, brokenAt }
+  }
+}
+
+/**
+ * Checks events given in seq order from the genesis. Note what a chain alone cannot show: removing
+ * events from the end leaves a valid, shorter chain, so compare `events`/`head` with a copy kept
+ * elsewhere.
  */
 export function verifyChain(events: Iterable<AuditEvent>): AuditVerification {
-  let count = 0
-  let head = GENESIS_HASH
-  let brokenAt: AuditVerification['brokenAt']
-  for (const event of events) {
-    count++
-    if (brokenAt === undefined) {
-      const reason = checkLink(event, count, head)
-      if (reason !== undefined) brokenAt = { seq: event.seq, id: event.id, reason }
-    }
-    head = event.hash
-  }
-  return brokenAt === undefined ? { ok: true, events: count, head } : { ok: false, events: count, head, brokenAt }
+  const walk = new ChainWalk()
+  for (const event of events) walk.add(event)
+  return walk.result()
 }
 
 function checkLink(event: AuditEvent, expectedSeq: number, expectedPrev: string): string | undefined {

@@ -142,6 +142,22 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Verification checkpoints: where the last walk of the chain that held ended, so the next
+    // can start there. Append-only too: a rewritten checkpoint could hide an edit behind it.
+    version: 3,
+    up: `
+      CREATE TABLE audit_checkpoints (
+        seq         INTEGER PRIMARY KEY,
+        hash        TEXT NOT NULL,
+        verified_at TEXT NOT NULL
+      );
+      CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+        BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+      CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+        BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+    `,
+  },
 ]
 
 /**

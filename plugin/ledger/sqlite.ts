@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import Database from 'better-sqlite3'
+import type BetterSqlite3 from 'better-sqlite3'
 import type { Database as DatabaseHandle, Statement } from 'better-sqlite3'
 import {
   ConflictError,
@@ -18,7 +18,21 @@ import {
   UploadInProgressError,
 } from '../errors.js'
 import { decodeCursor, isString, isStringPair, pageLimit, toPage } from './cursor.js'
+import { loadDriver } from './driver.js'
 import { applyMigrations } from './migrations.js'
+import {
+  OBJECT_COLUMNS,
+  PENDING_COLUMNS,
+  liveRange,
+  optionalRow,
+  pendingValues,
+  toFileRecord,
+  toObjectRow,
+  toTrashRecord,
+  toUsage,
+  uploadUpdate,
+  type StoredRow,
+} from './rows.js'
 import { AuditLog } from './sqlite-audit.js'
 import type {
   AuditEvent,
@@ -39,29 +53,19 @@ import type {
   TrashRecord,
   UploadUpdate,
   Usage,
+  VerifyOptions,
 } from './types.js'
+
+type Driver = typeof BetterSqlite3
+
+/** better-sqlite3, loaded the first time a SQLite ledger is opened. */
+function driver(): Driver {
+  return loadDriver<Driver>('SQLite', 'better-sqlite3', 'better-sqlite3@12')
+}
 
 export interface SqliteLedgerOptions {
   /** The database file; its directory is created if missing. ':memory:' for tests. */
   path: string
-}
-
-/** Spaces pricing: $5 per 250 GiB-month, charged pro rata here. */
-const USD_PER_BYTE_MONTH = 5 / (250 * 1024 ** 3)
-
-/** Row columns renamed to ObjectRow fields. */
-const OBJECT_COLUMNS = `id, key, org_id AS orgId, system, object_type AS objectType, object_id AS objectId,
-  filename, state, size, sha256, etag, content_type AS contentType, created_at AS createdAt,
-  created_by AS createdBy, deleted_at AS deletedAt, deleted_by AS deletedBy, trash_id AS trashId,
-  trash_key AS trashKey, purge_after AS purgeAfter, fail_reason AS failReason, expected_size AS expectedSize,
-  kind, owner, upload_id AS uploadId, staging_key AS stagingKey, expires_at AS expiresAt,
-  upload_offset AS uploadOffset, progress, idempotency_key AS idempotencyKey`
-
-/** As stored: size, sha256 and etag stay NULL until an upload is committed. */
-type StoredRow = Omit<ObjectRow, 'size' | 'sha256' | 'etag'> & {
-  size: number | null
-  sha256: string | null
-  etag: string | null
 }
 
 /** Every statement the object half uses, prepared once at open. */
@@ -73,12 +77,8 @@ function prepareStatements(db: DatabaseHandle) {
     trashById: select(`trash_id = ?`),
     byId: select(`id = ?`),
     byIdempotencyKey: select(`created_by = ? AND idempotency_key = ? ORDER BY created_at DESC LIMIT 1`),
-    insertPending: db.prepare(`INSERT INTO objects (id, key, org_id, system, object_type, object_id, filename,
-      state, expected_size, content_type, created_at, created_by, updated_at, kind, owner, upload_id,
-      staging_key, expires_at, upload_offset, progress, idempotency_key)
-      VALUES (@id, @key, @orgId, @system, @objectType, @objectId, @filename, 'pending', @expectedSize,
-      @contentType, @now, @actor, @now, @kind, @owner, @uploadId, @stagingKey, @expiresAt, @uploadOffset,
-      @progress, @idempotencyKey)`),
+    insertPending: db.prepare(`INSERT INTO objects (${PENDING_COLUMNS.join(', ')})
+      VALUES (${PENDING_COLUMNS.map(() => '?').join(', ')})`),
     // created_at moves to the commit: a record's createdAt is when the file became available.
     commit: db.prepare(`UPDATE objects SET state = 'live', size = ?, sha256 = ?, etag = ?,
       content_type = coalesce(?, content_type), created_at = ?, updated_at = ?
@@ -116,18 +116,6 @@ function prepareStatements(db: DatabaseHandle) {
   }
 }
 
-/** Columns updateUpload may set, with how each value is stored. */
-const UPLOAD_COLUMNS: ReadonlyArray<[keyof UploadUpdate, string, (value: unknown) => unknown]> = [
-  ['uploadOffset', 'upload_offset', (v) => v],
-  ['progress', 'progress', (v) => v],
-  ['uploadId', 'upload_id', (v) => v],
-  ['stagingKey', 'staging_key', (v) => v],
-  ['expiresAt', 'expires_at', (v) => (v instanceof Date ? v.toISOString() : v)],
-  ['owner', 'owner', (v) => v],
-  ['expectedSize', 'expected_size', (v) => v],
-  ['contentType', 'content_type', (v) => v],
-]
-
 type Statements = ReturnType<typeof prepareStatements>
 
 export class SqliteLedger implements Ledger {
@@ -141,6 +129,7 @@ export class SqliteLedger implements Ledger {
   static open(options: SqliteLedgerOptions): SqliteLedger {
     try {
       if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
+      const Database = driver()
       const db = new Database(options.path, { timeout: 5000 })
       try {
         return new SqliteLedger(db)
@@ -149,6 +138,7 @@ export class SqliteLedger implements Ledger {
         throw err
       }
     } catch (err) {
+      if ((err as { code?: string }).code === 'FST_SPACES_LEDGER_DRIVER_MISSING') throw err
       throw new LedgerError(`cannot open ${options.path}: ${(err as Error).message}`, { cause: err })
     }
   }
@@ -156,14 +146,14 @@ export class SqliteLedger implements Ledger {
   private constructor(private readonly db: DatabaseHandle) {
     db.pragma('busy_timeout = 5000')
     db.pragma('journal_mode = WAL')
-    // NORMAL in WAL mode: a commit survives a process crash; only an OS crash or power cut can
-    // lose the last transactions, and never corrupts the file.
-    db.pragma('synchronous = NORMAL')
+    // FULL: every commit is fsynced before it returns, so a record or an audit event that was
+    // answered for survives a power cut too. Group commit keeps that affordable for audit events.
+    db.pragma('synchronous = FULL')
     db.pragma('foreign_keys = ON')
     applyMigrations(db)
 
     this.stmt = prepareStatements(db)
-    this.audit = new AuditLog(db)
+    this.audit = new AuditLog(db, (fn) => this.guard(fn))
     const reserve = db.transaction((input: ReserveInput) => this.reserveLocked(input))
     this.reserveTx = (input) => reserve.immediate(input)
     const restore = db.transaction((trashId: string) => this.restoreLocked(trashId))
@@ -177,36 +167,12 @@ export class SqliteLedger implements Ledger {
   }
 
   private reserveLocked(input: ReserveInput): Reservation {
-    const { key, parts } = input
-    // listLive finds files by key prefix, so a key must be exactly its parts joined.
-    if (key !== `${parts.orgId}/${parts.system}/${parts.objectType}/${parts.objectId}/${parts.filename}`) {
-      throw new TypeError('reserve: key does not match its parts')
-    }
-    if (this.stmt.pendingByKey.get(key) !== undefined) throw new UploadInProgressError()
-    const live = this.stmt.liveByKey.get(key) as StoredRow | undefined
-    if (live !== undefined && !input.overwrite) throw new ConflictError()
     const id = randomUUID()
-    this.stmt.insertPending.run({
-      id,
-      key,
-      orgId: parts.orgId,
-      system: parts.system,
-      objectType: parts.objectType,
-      objectId: parts.objectId,
-      filename: parts.filename,
-      expectedSize: input.expectedSize ?? null,
-      contentType: input.contentType,
-      now: new Date().toISOString(),
-      actor: input.actor,
-      kind: input.kind ?? (input.expectedSize === undefined ? 'stream' : 'direct'),
-      owner: input.owner ?? null,
-      uploadId: input.uploadId ?? null,
-      stagingKey: input.stagingKey ?? null,
-      expiresAt: input.expiresAt?.toISOString() ?? null,
-      uploadOffset: input.uploadOffset ?? null,
-      progress: input.progress ?? null,
-      idempotencyKey: input.idempotencyKey ?? null,
-    })
+    const values = pendingValues(id, input, new Date().toISOString())
+    if (this.stmt.pendingByKey.get(input.key) !== undefined) throw new UploadInProgressError()
+    const live = this.stmt.liveByKey.get(input.key) as StoredRow | undefined
+    if (live !== undefined && !input.overwrite) throw new ConflictError()
+    this.stmt.insertPending.run(...values)
     return live === undefined ? { id } : { id, replaces: toObjectRow(live) }
   }
 
@@ -247,21 +213,8 @@ export class SqliteLedger implements Ledger {
 
   async updateUpload(id: string, update: UploadUpdate): Promise<boolean> {
     return this.guard(() => {
-      const sets: string[] = []
-      const params: unknown[] = []
-      for (const [field, column, toStored] of UPLOAD_COLUMNS) {
-        if (update[field] === undefined) continue
-        sets.push(`${column} = ?`)
-        params.push(toStored(update[field]))
-      }
-      sets.push('updated_at = ?')
-      params.push(new Date().toISOString(), id)
-      let where = `id = ? AND state = 'pending'`
-      if (update.expectedOffset !== undefined) {
-        where += ' AND coalesce(upload_offset, 0) = ?'
-        params.push(update.expectedOffset)
-      }
-      const statement = this.prepared(`UPDATE objects SET ${sets.join(', ')} WHERE ${where}`)
+      const { sql, params } = uploadUpdate(id, update, new Date().toISOString(), () => '?')
+      const statement = this.prepared(sql)
       return this.writeTx(() => statement.run(...params).changes) === 1
     })
   }
@@ -273,15 +226,9 @@ export class SqliteLedger implements Ledger {
   async listLive(filter: FileFilter, page: PageRequest): Promise<Page<FileRecord>> {
     return this.guard(() => {
       const limit = pageLimit(page.limit)
-      // The longest run of given segments from the org down is a key prefix; '0' follows '/' in
-      // byte order, so [prefix, prefix with its last '/' as '0') holds exactly the keys under it.
-      const segments = [filter.orgId, filter.system, filter.objectType, filter.objectId]
-      const run = segments.findIndex((s) => s === undefined)
-      const prefix = `${segments.slice(0, run === -1 ? 4 : run).join('/')}/`
       const after = page.cursor === undefined ? '' : decodeCursor(page.cursor, isString)
       const rows = this.stmt.listLive.all({
-        from: prefix,
-        to: `${prefix.slice(0, -1)}0`,
+        ...liveRange(filter),
         after,
         system: filter.system ?? null,
         objectType: filter.objectType ?? null,
@@ -368,32 +315,25 @@ export class SqliteLedger implements Ledger {
   }
 
   async appendAudit(input: AuditInput): Promise<AuditEvent> {
-    return this.guard(() => this.audit.append(input))
+    return this.audit.append(input)
   }
 
   async queryAudit(filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>> {
     return this.guard(() => this.audit.query(filter, page))
   }
 
-  async verifyAudit(): Promise<AuditVerification> {
-    return this.guard(() => this.audit.verify())
+  async verifyAudit(options?: VerifyOptions): Promise<AuditVerification> {
+    return this.audit.verify(options)
   }
 
   async usage(orgId: string): Promise<Usage> {
-    return this.guard(() => {
-      const bySystem: Usage['bySystem'] = {}
-      let objects = 0
-      let bytes = 0
-      for (const row of this.stmt.usageLive.all(orgId) as Array<{ system: string; objects: number; bytes: number }>) {
-        bySystem[row.system] = { objects: row.objects, bytes: row.bytes }
-        objects += row.objects
-        bytes += row.bytes
-      }
-      const trash = this.stmt.usageTrash.get(orgId) as { objects: number; bytes: number }
-      // Trashed bytes are still stored, so they are still billed.
-      const cost = Math.round((bytes + trash.bytes) * USD_PER_BYTE_MONTH * 1e4) / 1e4
-      return { orgId, objects, bytes, bySystem, trash, estimatedMonthlyCostUsd: cost }
-    })
+    return this.guard(() =>
+      toUsage(
+        orgId,
+        this.stmt.usageLive.all(orgId) as Array<{ system: string; objects: number; bytes: number }>,
+        this.stmt.usageTrash.get(orgId) as { objects: number; bytes: number },
+      ),
+    )
   }
 
   async checkWritable(): Promise<void> {
@@ -403,6 +343,7 @@ export class SqliteLedger implements Ledger {
 
   async close(): Promise<void> {
     if (!this.db.open) return
+    await this.audit.drain()
     try {
       // Advisory (refreshes planner statistics); a busy file must not stop the close.
       this.db.pragma('optimize')
@@ -426,39 +367,8 @@ export class SqliteLedger implements Ledger {
     try {
       return fn()
     } catch (err) {
-      if (err instanceof Database.SqliteError) throw new LedgerError(err.code, { cause: err })
+      if (err instanceof driver().SqliteError) throw new LedgerError(err.code, { cause: err })
       throw err
     }
-  }
-}
-
-function toObjectRow(row: StoredRow): ObjectRow {
-  // A pending row has no size, hash or etag yet; the interface wants values, so they read as empty.
-  return { ...row, size: row.size ?? 0, sha256: row.sha256 ?? '', etag: row.etag ?? '' }
-}
-
-function optionalRow(row: unknown): ObjectRow | undefined {
-  return row === undefined ? undefined : toObjectRow(row as StoredRow)
-}
-
-function toFileRecord(row: StoredRow): FileRecord {
-  return {
-    key: row.key,
-    size: row.size ?? 0,
-    sha256: row.sha256 ?? '',
-    etag: row.etag ?? '',
-    contentType: row.contentType,
-    createdAt: row.createdAt,
-    createdBy: row.createdBy,
-  }
-}
-
-function toTrashRecord(row: StoredRow): TrashRecord {
-  return {
-    ...toFileRecord(row),
-    trashId: row.trashId ?? '',
-    deletedAt: row.deletedAt ?? '',
-    deletedBy: row.deletedBy ?? '',
-    purgeAfter: row.purgeAfter ?? '',
   }
 }

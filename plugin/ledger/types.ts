@@ -190,6 +190,14 @@ export interface AuditFilter {
   until?: string
 }
 
+export interface VerifyOptions {
+  /**
+   * Walk only what was appended since the last verified checkpoint (re-checking the checkpointed
+   * event itself). Default false: the whole chain from the genesis.
+   */
+  fromCheckpoint?: boolean
+}
+
 export interface AuditVerification {
   ok: boolean
   events: number
@@ -253,12 +261,17 @@ export interface Ledger {
   /** Who holds a lease that has not lapsed. */
   leaseHolder(name: string): Promise<string | undefined>
 
-  /** Appends to the hash chain; resolves once the event is durable. */
+  /**
+   * Appends to the hash chain; resolves once the event is durable. Appends made together are
+   * committed together (group commit), so callers should not serialise them.
+   */
   appendAudit(input: AuditInput): Promise<AuditEvent>
   queryAudit(filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>>
-  verifyAudit(): Promise<AuditVerification>
+  /** Walks the chain in chunks, yielding to the event loop between them; records a checkpoint. */
+  verifyAudit(options?: VerifyOptions): Promise<AuditVerification>
   usage(orgId: string): Promise<Usage>
   /** Rejects unless the ledger can write (used by /ready). */
   checkWritable(): Promise<void>
+  /** Waits for appends in flight, then closes the connections. */
   close(): Promise<void>
 }
