@@ -1,11 +1,12 @@
 // Who is asking, may they, and what the audit trail says about it. Routes call
-// `access.require()` before touching a file and `access.note()` to add what they did; one hook
-// turns that into audit events once the response is sent, or the client has gone.
+// `access.require()` before touching a file and `access.note()` to add what they did (before
+// they send); one hook turns that into audit events and holds the response until they are
+// durable, or writes them when the client has gone.
 import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify'
 import type { AuditAction, AuditInput, Ledger } from './ledger/types.js'
 import type { Authorize, FastifySpacesOptions } from './options.js'
 import { toApiError } from './error-handler.js'
-import { ForbiddenError, UnauthorizedError } from './errors.js'
+import { ForbiddenError, LedgerError, UnauthorizedError } from './errors.js'
 import { decide, identityFromClaims, type Action, type Identity, type Target } from './policy.js'
 
 /** What a handler learned about one audited operation; a request may carry several (multi-file POST). */
@@ -106,16 +107,23 @@ function resultOf(status: number): AuditInput['result'] {
   return status === 401 || status === 403 ? 'denied' : 'error'
 }
 
+/** Headers that describe a file body: an error answer sent in its place must not keep them. */
+const BODY_HEADERS = ['content-disposition', 'content-range', 'etag', 'last-modified', 'accept-ranges', 'content-type']
+
 /**
  * Writes the audit events of every route whose config names an `audit` action: on success,
- * denial, failure, and when the client goes away mid-request.
+ * denial and failure before the response goes out (onSend waits until they are durable; if they
+ * cannot be written, the client gets a 503 instead of an answer nobody recorded), and when the
+ * client goes away mid-request.
  */
 export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access: Access): void {
-  async function write(request: FastifyRequest, reply: FastifyReply | undefined, aborted: boolean) {
+  /** Resolves once the request's events are durable; rejects when the ledger could not take them. */
+  async function write(request: FastifyRequest, reply: FastifyReply | undefined, aborted: boolean): Promise<void> {
     const action = (request.routeOptions.config as { audit?: AuditAction }).audit
     if (!action) return
     const entry = auditOf(request)
     if (entry.written) return
+    // Once only: the error answer a failed write turns into passes through onSend again.
     entry.written = true
     const replyStatus = aborted ? 499 : (reply?.statusCode ?? 500)
     // Refused before the handler ran (no token): still say which file was asked for.
@@ -125,28 +133,31 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access:
     // Public routes (signed links) carry no bearer identity: their actor comes from the link.
     const isPublic = request.routeOptions.config.public === true
     const who = entry.identity ?? (isPublic ? undefined : await access.identity(request).catch(() => undefined))
-    for (const note of notes) {
+    // All at once: a multi-file upload's events go into one group commit.
+    const appends = notes.map((note) => {
       const status = note.status ?? replyStatus
-      try {
-        await ledger.appendAudit({
-          actor: note.actor?.sub ?? who?.sub ?? null,
-          org: note.actor?.org ?? who?.org ?? null,
-          roles: who?.roles ?? [],
-          ip: request.ip ?? null,
-          userAgent: request.headers['user-agent'] ?? null,
-          requestId: request.id,
-          action: note.action ?? action,
-          key: note.key ?? askedKey ?? null,
-          result: resultOf(status),
-          status,
-          errorCode: note.errorCode ?? (status >= 400 ? (entry.errorCode ?? (aborted ? 'CLIENT_ABORTED' : null)) : null),
-          bytes: note.bytes ?? null,
-          sha256: note.sha256 ?? null,
-          ttl: note.ttl ?? null,
-        })
-      } catch (err) {
-        request.log.error({ err }, 'audit event could not be written')
-      }
+      return ledger.appendAudit({
+        actor: note.actor?.sub ?? who?.sub ?? null,
+        org: note.actor?.org ?? who?.org ?? null,
+        roles: who?.roles ?? [],
+        ip: request.ip ?? null,
+        userAgent: request.headers['user-agent'] ?? null,
+        requestId: request.id,
+        action: note.action ?? action,
+        key: note.key ?? askedKey ?? null,
+        result: resultOf(status),
+        status,
+        errorCode: note.errorCode ?? (status >= 400 ? (entry.errorCode ?? (aborted ? 'CLIENT_ABORTED' : null)) : null),
+        bytes: note.bytes ?? null,
+        sha256: note.sha256 ?? null,
+        ttl: note.ttl ?? null,
+      })
+    })
+    const failures = (await Promise.allSettled(appends)).filter((r) => r.status === 'rejected')
+    if (failures.length > 0) {
+      const err = (failures[0] as PromiseRejectedResult).reason
+      request.log.error({ err }, 'audit event could not be written')
+      throw err instanceof LedgerError ? err : new LedgerError('the audit event could not be written', { cause: err })
     }
   }
 
@@ -154,6 +165,21 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access:
   app.addHook('onError', async (request, _reply, error) => {
     auditOf(request).errorCode = toApiError(error).code
   })
-  app.addHook('onResponse', async (request, reply) => write(request, reply, false))
-  app.addHook('onRequestAbort', async (request) => write(request, undefined, true))
+  app.addHook('onSend', async (request, reply, payload) => {
+    try {
+      await write(request, reply, false)
+    } catch (err) {
+      // Nothing unrecorded goes out: the file body (a stream already opened) is dropped, and the
+      // error handler answers 503 in its place.
+      if (payload !== null && typeof (payload as { destroy?: unknown }).destroy === 'function') {
+        ;(payload as { destroy(): void }).destroy()
+      }
+      for (const header of BODY_HEADERS) reply.removeHeader(header)
+      throw err
+    }
+    return payload
+  })
+  // A response that went out some other way still leaves its event (logged if it cannot).
+  app.addHook('onResponse', async (request, reply) => write(request, reply, false).catch(() => {}))
+  app.addHook('onRequestAbort', async (request) => write(request, undefined, true).catch(() => {}))
 }

@@ -8,10 +8,11 @@ import type { FastifySpacesOptions } from './options.js'
 import { createAccess } from './access.js'
 import { S3Store } from './drivers/s3.js'
 import { ConfigInvalidError, errors } from './errors.js'
-import { SqliteLedger } from './ledger/sqlite.js'
+import { openLedger } from './ledger/open.js'
 import { resolveOptions, validateConnection } from './options.js'
 import { spacesRoutes } from './routes/index.js'
 import { Storage } from './storage.js'
+import { startSweep } from './sweep.js'
 import './types.js'
 
 export interface FastifySpacesPluginOptions extends FastifySpacesOptions {
@@ -28,16 +29,19 @@ async function fastifySpaces(app: FastifyInstance, options: FastifySpacesPluginO
   const store =
     options.store ??
     new S3Store({ connection: validateConnection(options.spaces!), partSize: resolved.partSize, queueSize: resolved.queueSize })
-  const ledger = isLedger(options.ledger) ? options.ledger : SqliteLedger.open({ path: options.ledger.path })
-  const storage = new Storage({ store, ledger, options: resolved, log: app.log })
+  const ownLedger = !isLedger(options.ledger)
+  const ledger = isLedger(options.ledger) ? options.ledger : await openLedger(options.ledger)
+  const storage = new Storage({ store, ledger, options: resolved, log: app.log, instanceId: options.instanceId })
 
   app.decorate('storage', storage)
   app.decorate('spacesErrors', errors)
   app.addHook('onClose', async () => {
     // Close only what this plugin opened; a store or ledger passed in belongs to the caller.
     if (!options.store) await store.close()
-    if (!isLedger(options.ledger)) await ledger.close()
+    if (ownLedger) await ledger.close()
   })
+  // Registered after the close hook above, so it stops first: the ledger closes last.
+  if (resolved.sweep) startSweep(app, storage, resolved.sweep, app.log)
   if (resolved.routes) {
     await app.register(spacesRoutes, { prefix: options.prefix, storage, access: createAccess(options) })
   }
@@ -64,7 +68,10 @@ export type { ObjectStore, ObjectInfo, GetResult, ByteRange, PutInput } from './
 export { S3Store, createS3Client } from './drivers/s3.js'
 export { LocalDiskStore } from './drivers/local.js'
 export type * from './ledger/types.js'
-export { SqliteLedger } from './ledger/sqlite.js'
+export { SqliteLedger, type SqliteLedgerOptions } from './ledger/sqlite.js'
+export { PostgresLedger, type PostgresLedgerOptions } from './ledger/postgres.js'
+export { openLedger, type LedgerLocation } from './ledger/open.js'
+export type { SweepOptions } from './sweep.js'
 export { Storage } from './storage.js'
 export { decide, identityFromClaims, type Identity, type Action } from './policy.js'
 export { buildKey, parseKey, DEFAULT_SYSTEMS, type KeyParts } from './keys.js'

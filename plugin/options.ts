@@ -3,6 +3,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { ObjectStore } from './drivers/types.js'
 import type { Ledger } from './ledger/types.js'
+import { DEFAULT_SWEEP, type SweepOptions } from './sweep.js'
 import type { Action, Identity } from './policy.js'
 import {
   ConfigEndpointError,
@@ -51,8 +52,20 @@ export interface FastifySpacesOptions {
   spaces?: SpacesConnection
   /** A ready object-store driver (e.g. `LocalDiskStore`), instead of `spaces`. */
   store?: ObjectStore
-  /** The audit and soft-delete ledger: a `Ledger`, or where to keep the SQLite file. */
-  ledger: Ledger | { path: string }
+  /**
+   * The audit and soft-delete ledger: a `Ledger` (`SqliteLedger`, `PostgresLedger`: yours to
+   * close), or where the plugin opens one itself (and closes it last): `{ path }` of a SQLite
+   * file, or `{ url }` of a PostgreSQL database (`postgres://…`).
+   */
+  ledger: Ledger | { path: string } | { url: string }
+  /**
+   * Background upkeep: this instance's lease heartbeat, recovery of uploads whose instance died,
+   * and the purge of expired trash. On by default; `false` turns it off (then renew
+   * `storage.heartbeat()` yourself, or other instances take this one's uploads for abandoned).
+   */
+  sweep?: false | SweepOptions
+  /** Names this instance on its uploads and lease. Default: a random UUID per registration. */
+  instanceId?: string
   /** Allowed values of the key's system segment. */
   systems?: readonly string[]
   /** Largest upload in bytes; larger ones get 413 and leave nothing behind. Default 5 GiB. */
@@ -91,6 +104,7 @@ export interface ResolvedOptions {
   }
   trashRetentionDays: number
   routes: boolean
+  sweep: false | Required<SweepOptions>
   partSize: number
   queueSize: number
 }
@@ -169,6 +183,21 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
   return result
 }
 
+function nonNegativeInteger(name: string, value: number | undefined, fallback: number): number {
+  const result = value ?? fallback
+  if (!Number.isSafeInteger(result) || result < 0) {
+    throw new ConfigInvalidError(`${name} must be a whole number, 0 or more (got ${String(value)})`)
+  }
+  return result
+}
+
+/** Seconds that may be fractional (short leases in tests). */
+function positiveNumber(name: string, value: number | undefined, fallback: number): number {
+  const result = value ?? fallback
+  if (!Number.isFinite(result) || result <= 0) throw new ConfigInvalidError(`${name} must be a positive number (got ${String(value)})`)
+  return result
+}
+
 /** An upload of unknown length has at most 10,000 parts: size them from the largest upload allowed. */
 export function partSizeFor(maxUploadBytes: number, preferred = MIN_PART_SIZE): number {
   return Math.max(preferred, MIN_PART_SIZE, Math.ceil(maxUploadBytes / MAX_PARTS))
@@ -179,7 +208,7 @@ export function resolveOptions(options: FastifySpacesOptions, randomSecret: () =
     throw new ConfigMissingError('give the plugin either `spaces` (connection settings) or `store` (a driver)')
   }
   if (!options.ledger) {
-    throw new ConfigInvalidError('`ledger` is required: a Ledger, or { path } for a SQLite file')
+    throw new ConfigInvalidError('`ledger` is required: a Ledger, { path } of a SQLite file or { url } of a PostgreSQL database')
   }
   const maxUploadBytes = positiveInteger('maxUploadBytes', options.maxUploadBytes, 5 * 1024 * MIB)
   const partSize = partSizeFor(maxUploadBytes, positiveInteger('partSize', options.partSize, MIN_PART_SIZE))
@@ -212,6 +241,13 @@ export function resolveOptions(options: FastifySpacesOptions, randomSecret: () =
     },
     trashRetentionDays: positiveInteger('trashRetentionDays', options.trashRetentionDays, 30),
     routes: options.routes ?? true,
+    sweep:
+      options.sweep === false
+        ? false
+        : {
+            intervalSeconds: nonNegativeInteger('sweep.intervalSeconds', options.sweep?.intervalSeconds, DEFAULT_SWEEP.intervalSeconds),
+            leaseSeconds: positiveNumber('sweep.leaseSeconds', options.sweep?.leaseSeconds, DEFAULT_SWEEP.leaseSeconds),
+          },
     partSize,
     queueSize: positiveInteger('queueSize', options.queueSize, DEFAULT_QUEUE_SIZE),
   }

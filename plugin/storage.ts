@@ -34,19 +34,35 @@ export interface StorageLogger {
   info(obj: object, msg: string): void
 }
 
+/** The lease an instance renews while it lives; its pending uploads are left alone until it lapses. */
+export const instanceLease = (instanceId: string): string => `instance:${instanceId}`
+
 export class Storage {
   readonly store: ObjectStore
   readonly ledger: Ledger
   readonly options: ResolvedOptions
+  /** This instance, as named on the uploads it reserves (`owner`) and on its lease. */
+  readonly instanceId: string
   private readonly log: StorageLogger
   /** Reservations this process is streaming right now: never "stale", however long they take. */
   private readonly inflight = new Set<string>()
 
-  constructor(deps: { store: ObjectStore; ledger: Ledger; options: ResolvedOptions; log: StorageLogger }) {
+  constructor(deps: { store: ObjectStore; ledger: Ledger; options: ResolvedOptions; log: StorageLogger; instanceId?: string }) {
     this.store = deps.store
     this.ledger = deps.ledger
     this.options = deps.options
     this.log = deps.log
+    this.instanceId = deps.instanceId ?? randomUUID()
+  }
+
+  /** Renews this instance's lease: until it lapses, other instances leave its uploads alone. */
+  async heartbeat(ttlMs: number): Promise<void> {
+    await this.ledger.acquireLease(instanceLease(this.instanceId), this.instanceId, ttlMs)
+  }
+
+  /** Gives the lease up at a clean shutdown, so what this instance left pending is settled at once. */
+  async releaseInstance(): Promise<void> {
+    await this.ledger.releaseLease(instanceLease(this.instanceId), this.instanceId)
   }
 
   parseKey(key: unknown): KeyParts & { key: string } {
@@ -74,6 +90,7 @@ export class Storage {
       contentType: input.contentType,
       actor: input.actor,
       overwrite: input.overwrite ?? false,
+      owner: this.instanceId,
     })
     let replaced: TrashRecord | undefined
     let stored = false
@@ -148,7 +165,14 @@ export class Storage {
     // Hold the key while copying, so an upload cannot land between the check and the copy.
     let hold
     try {
-      hold = await this.ledger.reserve({ key: row.key, parts: row, contentType: row.contentType, actor: row.createdBy, overwrite: false })
+      hold = await this.ledger.reserve({
+        key: row.key,
+        parts: row,
+        contentType: row.contentType,
+        actor: row.createdBy,
+        overwrite: false,
+        owner: this.instanceId,
+      })
     } catch (err) {
       throw new RestoreConflictError({ cause: err })
     }
@@ -205,6 +229,7 @@ export class Storage {
       actor: input.actor,
       overwrite: false,
       expectedSize: input.size,
+      owner: this.instanceId,
     })
   }
 
@@ -250,8 +275,9 @@ export class Storage {
     const now = options.now ?? new Date()
     const committed: string[] = []
     const failed: string[] = []
+    const alive = new Map<string, boolean>()
     for (const row of await this.ledger.listStalePending(now)) {
-      if (this.inflight.has(row.id) || !isAbandoned(row, now, options)) continue
+      if (!(await this.isAbandoned(row, now, options, alive))) continue
       const verified = (await this.ledger.getLive(row.key)) ? undefined : await this.verifyStored(row.key)
       if (verified) {
         const record = await this.ledger.commit(row.id, verified)
@@ -268,6 +294,25 @@ export class Storage {
       }
     }
     return { committed, failed }
+  }
+
+  /**
+   * Whether nobody is working on a pending upload any more: not streamed by this process, not
+   * owned by another instance whose lease lives, not before its own expiry, and old enough by
+   * the rule. `alive` caches lease look-ups over one pass.
+   */
+  async isAbandoned(row: ObjectRow, now: Date, rule: StaleRule, alive = new Map<string, boolean>()): Promise<boolean> {
+    if (this.inflight.has(row.id)) return false
+    if (row.owner !== null && row.owner !== this.instanceId) {
+      let lives = alive.get(row.owner)
+      if (lives === undefined) {
+        lives = (await this.ledger.leaseHolder(instanceLease(row.owner))) !== undefined
+        alive.set(row.owner, lives)
+      }
+      if (lives) return false
+    }
+    if (row.expiresAt !== null && Date.parse(row.expiresAt) > now.getTime()) return false
+    return isAbandoned(row, now, rule)
   }
 
   /** Audit events for work no request asked for (sweeps, recovery, CLI). */

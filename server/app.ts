@@ -13,15 +13,15 @@ import { DEFAULT_QUEUE_SIZE, partSizeFor, type FastifySpacesOptions } from '../p
 import type { ObjectStore } from '../plugin/drivers/types.js'
 import { errorHandler } from '../plugin/error-handler.js'
 import { RouteNotFoundError } from '../plugin/errors.js'
-import { SqliteLedger } from '../plugin/ledger/sqlite.js'
+import { openLedger } from '../plugin/ledger/open.js'
 import type { Ledger } from '../plugin/ledger/types.js'
+import type { LedgerLocation } from '../plugin/ledger/open.js'
 import { registerJwt, requireBearer } from './auth.js'
 import type { ServerConfig } from './config.js'
 import { registerConsole } from './console.js'
 import { loggerOptions } from './logging.js'
 import { registerMetrics } from './metrics.js'
 import { registerOpsRoutes } from './ops-routes.js'
-import { startSweeper } from './sweeper.js'
 
 export interface BuildOverrides {
   /** Logger settings or instance; tests pass a stream to capture lines. */
@@ -47,8 +47,15 @@ export function pluginOptions(config: ServerConfig, store: ObjectStore, ledger: 
     datePrefix: config.datePrefix,
     allowedContentTypes: config.allowedContentTypes,
     trashRetentionDays: config.trashRetentionDays,
+    sweep: { intervalSeconds: config.sweepIntervalSeconds, leaseSeconds: config.instanceLeaseSeconds },
     signedUrls: { ...config.signedUrls, secret: signingKey(config.signingSecret) },
   }
+}
+
+/** Where the configured ledger lives: PostgreSQL when LEDGER_URL is set, else the SQLite file. */
+export function ledgerLocation(config: ServerConfig, onIdleError?: (err: Error) => void): LedgerLocation {
+  if (!config.ledgerUrl) return { path: config.ledgerPath }
+  return { url: config.ledgerUrl, max: config.ledgerPoolMax, onIdleError }
 }
 
 /** Separate keys for separate jobs: proxy-URL signatures never reuse the JWT secret itself. */
@@ -84,7 +91,7 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
 
   const metrics = registerMetrics(app)
   const store = createStore(config, (operation, code) => metrics.storeErrors.inc({ operation, code }))
-  const ledger: Ledger = SqliteLedger.open({ path: config.ledgerPath })
+  const ledger: Ledger = await openLedger(ledgerLocation(config, (err) => app.log.warn({ err }, 'a pooled ledger connection failed')))
   app.addHook('onClose', async () => {
     await store.close()
     await ledger.close()
@@ -114,7 +121,6 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
   await app.register(async (v1) => {
     v1.addHook('onRequest', requireBearer)
     await v1.register(spaces, pluginOptions(config, store, ledger))
-    startSweeper(v1, v1.storage, config)
     // The CLI, tests and embedding code reach the same storage service from the root instance.
     app.decorate('storage', v1.storage)
   }, { prefix: '/v1' })

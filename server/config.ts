@@ -5,6 +5,7 @@ import envSchema from 'env-schema'
 import { DEFAULT_SYSTEMS } from '../plugin/keys.js'
 import { validateConnection, type SpacesConnection } from '../plugin/options.js'
 import { ConfigInvalidError, ConfigMissingError } from '../plugin/errors.js'
+import { isPostgresUrl } from '../plugin/ledger/open.js'
 
 /** The schema: `.env.example` lists these keys, one for one. */
 export const envJsonSchema = {
@@ -32,6 +33,8 @@ export const envJsonSchema = {
 
     CORS_ORIGINS: { type: 'string', default: '' },
     LEDGER_PATH: { type: 'string', default: './data/ledger.db' },
+    LEDGER_URL: { type: 'string', default: '' },
+    LEDGER_POOL_MAX: { type: 'integer', minimum: 1, default: 10 },
     DATA_DIR: { type: 'string', default: './data' },
 
     MAX_UPLOAD_BYTES: { type: 'integer', minimum: 1, default: 5 * 1024 ** 3 },
@@ -45,6 +48,7 @@ export const envJsonSchema = {
 
     TRASH_RETENTION_DAYS: { type: 'integer', minimum: 1, default: 30 },
     SWEEP_INTERVAL_SECONDS: { type: 'integer', minimum: 0, default: 3600 },
+    INSTANCE_LEASE_SECONDS: { type: 'number', exclusiveMinimum: 0, default: 30 },
 
     CONNECTION_TIMEOUT_MS: { type: 'integer', minimum: 0, default: 60_000 },
     REQUEST_TIMEOUT_MS: { type: 'integer', minimum: 0, default: 3_600_000 },
@@ -75,6 +79,8 @@ interface RawEnv {
   SIGNING_SECRET: string
   CORS_ORIGINS: string
   LEDGER_PATH: string
+  LEDGER_URL: string
+  LEDGER_POOL_MAX: number
   DATA_DIR: string
   MAX_UPLOAD_BYTES: number
   DATE_PREFIX: boolean
@@ -85,6 +91,7 @@ interface RawEnv {
   SIGNED_URL_TTL_MAX: number
   TRASH_RETENTION_DAYS: number
   SWEEP_INTERVAL_SECONDS: number
+  INSTANCE_LEASE_SECONDS: number
   CONNECTION_TIMEOUT_MS: number
   REQUEST_TIMEOUT_MS: number
   KEEP_ALIVE_TIMEOUT_MS: number
@@ -112,6 +119,9 @@ export interface ServerConfig {
   spaces?: SpacesConnection
   dataDir: string
   ledgerPath: string
+  /** A PostgreSQL ledger (`postgres://…`) instead of the SQLite file at ledgerPath. */
+  ledgerUrl?: string
+  ledgerPoolMax: number
   jwt: JwtConfig
   signingSecret: string
   corsOrigins: string[]
@@ -123,6 +133,8 @@ export interface ServerConfig {
   signedUrls: { defaultTtl: number; minTtl: number; maxTtl: number }
   trashRetentionDays: number
   sweepIntervalSeconds: number
+  /** How long an instance's lease lives without renewal (renewed every third of it). */
+  instanceLeaseSeconds: number
   timeouts: { connection: number; request: number; keepAlive: number; shutdown: number }
   /** Serve the compliance console at /console. */
   console: boolean
@@ -140,6 +152,14 @@ function list(value: string): string[] {
 /** A PEM in an env var often arrives with literal "\n"s. */
 function pem(value: string): string {
   return value.includes('\\n') ? value.replaceAll('\\n', '\n') : value
+}
+
+function ledgerUrl(value: string): string | undefined {
+  if (value === '') return undefined
+  if (!isPostgresUrl(value)) {
+    throw new ConfigInvalidError('LEDGER_URL must be a PostgreSQL URL like postgres://user:password@host:5432/database')
+  }
+  return value
 }
 
 export interface LoadOptions {
@@ -200,6 +220,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     spaces,
     dataDir: raw.DATA_DIR,
     ledgerPath: raw.LEDGER_PATH,
+    ledgerUrl: ledgerUrl(raw.LEDGER_URL),
+    ledgerPoolMax: raw.LEDGER_POOL_MAX,
     jwt,
     // Proxy-mode URLs outlive no restart unless a secret is set; derive one from JWT_SECRET when there is one.
     signingSecret: raw.SIGNING_SECRET || (jwt.secret ? `signed-urls:${jwt.secret}` : randomBytes(32).toString('hex')),
@@ -211,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     signedUrls: { defaultTtl: raw.SIGNED_URL_TTL, minTtl: raw.SIGNED_URL_TTL_MIN, maxTtl: raw.SIGNED_URL_TTL_MAX },
     trashRetentionDays: raw.TRASH_RETENTION_DAYS,
     sweepIntervalSeconds: raw.SWEEP_INTERVAL_SECONDS,
+    instanceLeaseSeconds: raw.INSTANCE_LEASE_SECONDS,
     timeouts: {
       connection: raw.CONNECTION_TIMEOUT_MS,
       request: raw.REQUEST_TIMEOUT_MS,

@@ -17,7 +17,7 @@ t.test('purges trash past retention, and only that', async (t) => {
   const cwd = t.testdir()
   const env = { DATA_DIR: join(cwd, 'data'), LEDGER_PATH: join(cwd, 'data', 'ledger.db') }
   await SqliteLedger.open({ path: env.LEDGER_PATH }).close()
-  const deps = openStorage(loadConfig(env))
+  const deps = await openStorage(loadConfig(env))
   t.teardown(() => deps.close())
   const { storage, store, ledger } = deps
   const put = (key: string, text: string) =>

@@ -30,7 +30,7 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
   const cwd = t.testdir()
   const env: Record<string, string> = { ...spacesEnv(bucket), LEDGER_PATH: join(cwd, 'ledger.db') }
   await SqliteLedger.open({ path: env.LEDGER_PATH! }).close()
-  const deps = openStorage(loadConfig(env))
+  const deps = await openStorage(loadConfig(env))
   t.teardown(() => deps.close())
   const { storage, ledger } = deps
   const put = (key: string, text: string) => storage.upload({ key, body: Readable.from([Buffer.from(text)]), contentType: 'application/pdf', actor: 'tester' })

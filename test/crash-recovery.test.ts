@@ -27,7 +27,7 @@ function stalledUpload(port: number, key: string, token: string, totalBytes: num
 test('kill -9 mid-upload, restart, reconcile --fix: clean', async (t) => {
   const bucket = await createTestBucket(t, 'crash')
   const dir = mkdtempSync(join(tmpdir(), 'fastify-spaces-crash-'))
-  const env = { ...spacesEnv(bucket), JWT_SECRET, LEDGER_PATH: join(dir, 'ledger.db'), LOG_LEVEL: 'info', SWEEP_INTERVAL_SECONDS: '0' }
+  const env = { ...spacesEnv(bucket), JWT_SECRET, LEDGER_PATH: join(dir, 'ledger.db'), LOG_LEVEL: 'info', SWEEP_INTERVAL_SECONDS: '0', INSTANCE_LEASE_SECONDS: '1' }
   const token = createSigner({ key: JWT_SECRET, expiresIn: 600_000 })({ sub: 'crash-test', org: 'org-1', roles: ['admin'] })
 
   const first = await startCliServer(env)
@@ -57,6 +57,10 @@ test('kill -9 mid-upload, restart, reconcile --fix: clean', async (t) => {
   const second = await startCliServer(env)
   t.teardown(() => second.child.kill('SIGKILL'))
   t.equal((await fetch(`http://127.0.0.1:${second.port}/ready`)).status, 200)
+  // The dead instance's lease lapses within a second; the next heartbeat then settles its rows.
+  const watch = SqliteLedger.open({ path: env.LEDGER_PATH })
+  for (let i = 0; i < 100 && (await watch.listStalePending(new Date())).length > 0; i++) await new Promise((r) => setTimeout(r, 100))
+  await watch.close()
   second.child.kill('SIGTERM')
   t.equal(await second.exited, 0)
 

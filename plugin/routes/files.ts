@@ -136,10 +136,10 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
       access.note(request, { key: parts.key })
       await access.require(request, 'read', { orgId: parts.orgId, system: parts.system, key: parts.key })
       const record = await storage.stat(parts.key)
-      const bytes = await sendFile(storage, request, reply, record, {
+      await sendFile(storage, request, reply, record, {
         disposition: request.query.inline === '1' || request.query.inline === 'true' ? 'inline' : 'attachment',
+        beforeSend: (bytes) => access.note(request, { key: parts.key, bytes, sha256: record.sha256 }),
       })
-      access.note(request, { key: parts.key, bytes, sha256: record.sha256 })
       return reply
     },
   )

@@ -41,6 +41,11 @@ export interface SendFileOptions {
   disposition: Disposition
   /** Headers only (HEAD). */
   headOnly?: boolean
+  /**
+   * Told how many body bytes are about to be sent, before the send: the audit hook writes the
+   * request's event as the response goes out, so it must already know them.
+   */
+  beforeSend?: (bytes: number) => void
 }
 
 /** Sends the file and returns how many body bytes it is sending (for the audit event). */
@@ -68,6 +73,7 @@ export async function sendFile(
   reply.header('accept-ranges', 'bytes')
   reply.header('cache-control', 'private, no-cache')
   if (notModified) {
+    options.beforeSend?.(0)
     reply.code(304).send()
     return 0
   }
@@ -81,15 +87,18 @@ export async function sendFile(
     reply.header('content-range', `bytes ${range.start}-${range.end}/${record.size}`)
   }
   if (options.headOnly) {
+    options.beforeSend?.(0)
     reply.send()
     return 0
   }
   // An empty file has no byte to range over; S3 answers 416 to bytes=0--1, so skip the store.
   if (record.size === 0) {
+    options.beforeSend?.(0)
     reply.send('')
     return 0
   }
   const object = await storage.store.get(record.key, range)
+  options.beforeSend?.(length)
   reply.send(object.body)
   return length
 }

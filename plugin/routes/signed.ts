@@ -88,8 +88,10 @@ export async function signedRoutes(app: FastifyInstance, { storage, access }: Ro
       }
       access.note(request, { key: claims.key, actor: { sub: claims.sub, org: claims.org } })
       const record = await storage.stat(claims.key)
-      const bytes = await sendFile(storage, request, reply, record, { disposition: claims.disposition })
-      access.note(request, { bytes, sha256: record.sha256 })
+      await sendFile(storage, request, reply, record, {
+        disposition: claims.disposition,
+        beforeSend: (bytes) => access.note(request, { bytes, sha256: record.sha256 }),
+      })
       return reply
     },
   )

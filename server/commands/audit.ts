@@ -1,4 +1,4 @@
-// `audit verify`: recomputes the audit hash chain from the ledger file, as GET /v1/audit/verify does.
+// `audit verify`: recomputes the audit hash chain from the ledger (LEDGER_URL or LEDGER_PATH), as GET /v1/audit/verify does.
 import type { Command } from './types.js'
 import { cliConfig, openLedger, parseCommandArgs } from './context.js'
 
@@ -6,7 +6,7 @@ const usage = [
   'Usage: spaces-proxy audit verify',
   '',
   'Recomputes every audit event\'s hash and its link to the one before, from the ledger at',
-  'LEDGER_PATH. Exits 0 when the chain holds, 1 when an event was altered, removed or inserted.',
+  'LEDGER_URL or LEDGER_PATH. Exits 0 when the chain holds, 1 when an event was altered, removed or inserted.',
 ].join('\n')
 
 export const auditVerifyCommand: Command = {
@@ -14,7 +14,7 @@ export const auditVerifyCommand: Command = {
   usage,
   async run(args) {
     if (!parseCommandArgs(args, { options: {} }, usage)) return 2
-    const ledger = openLedger(cliConfig())
+    const ledger = await openLedger(cliConfig())
     try {
       const result = await ledger.verifyAudit()
       if (result.ok) {

@@ -4,10 +4,10 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs, parseEnv, type ParseArgsConfig } from 'node:util'
-import { createStore, pluginOptions } from '../app.js'
+import { createStore, ledgerLocation, pluginOptions } from '../app.js'
 import { loadConfig, type ServerConfig } from '../config.js'
 import type { ObjectStore } from '../../plugin/drivers/types.js'
-import { SqliteLedger } from '../../plugin/ledger/sqlite.js'
+import { openLedger as open } from '../../plugin/ledger/open.js'
 import type { Ledger } from '../../plugin/ledger/types.js'
 import { resolveOptions } from '../../plugin/options.js'
 import { Storage, type StorageLogger } from '../../plugin/storage.js'
@@ -69,18 +69,19 @@ export interface OpenedStorage {
 }
 
 /**
- * Opens the ledger and the store as the sidecar does. A missing ledger file is refused rather
- * than created: it almost always means LEDGER_PATH points somewhere other than the sidecar's.
+ * Opens the ledger and the store as the sidecar does (LEDGER_URL, else LEDGER_PATH). A missing
+ * ledger file is refused rather than created: it almost always means LEDGER_PATH points somewhere
+ * other than the sidecar's.
  */
-export function openLedger(config: ServerConfig): SqliteLedger {
-  if (config.ledgerPath !== ':memory:' && !existsSync(config.ledgerPath)) {
-    throw new Error(`no ledger at ${config.ledgerPath}; set LEDGER_PATH to the sidecar's ledger file`)
+export async function openLedger(config: ServerConfig): Promise<Ledger> {
+  if (!config.ledgerUrl && config.ledgerPath !== ':memory:' && !existsSync(config.ledgerPath)) {
+    throw new Error(`no ledger at ${config.ledgerPath}; set LEDGER_PATH to the sidecar's ledger file (or LEDGER_URL)`)
   }
-  return SqliteLedger.open({ path: config.ledgerPath })
+  return open(ledgerLocation(config))
 }
 
-export function openStorage(config: ServerConfig): OpenedStorage {
-  const ledger = openLedger(config)
+export async function openStorage(config: ServerConfig): Promise<OpenedStorage> {
+  const ledger = await openLedger(config)
   const store = createStore(config)
   const options = resolveOptions(pluginOptions(config, store, ledger), () => randomBytes(32))
   const storage = new Storage({ store, ledger, options, log: stderrLogger })

@@ -1,6 +1,7 @@
 // `purge [--dry-run]`: hard-deletes trash past its retention, as the sidecar's sweeper does, but
 // now and with an operator's name on the audit events.
 import type { ObjectRow } from '../../plugin/ledger/types.js'
+import type { Storage } from '../../plugin/storage.js'
 import type { Command } from './types.js'
 import { cliConfig, formatBytes, openStorage, parseCommandArgs, progress } from './context.js'
 
@@ -29,7 +30,7 @@ export const purgeCommand: Command = {
   async run(args) {
     const parsed = parseCommandArgs(args, { options: { 'dry-run': { type: 'boolean', default: false } } }, usage)
     if (!parsed) return 2
-    const { storage, close } = openStorage(cliConfig())
+    const { storage, close } = await openStorage(cliConfig())
     try {
       if (parsed.values['dry-run']) {
         const rows = await storage.purgeExpired({ dryRun: true })
@@ -45,7 +46,7 @@ export const purgeCommand: Command = {
   },
 }
 
-async function purgeAll(storage: ReturnType<typeof openStorage>['storage']): Promise<number> {
+async function purgeAll(storage: Storage): Promise<number> {
   const line = progress()
   let purged = 0
   let bytes = 0

@@ -4,7 +4,7 @@
 // Unrecorded objects and missing objects need a person: one may be a patient's only copy.
 import type { IncompleteUpload, ObjectStore } from '../../plugin/drivers/types.js'
 import type { Ledger, ObjectState } from '../../plugin/ledger/types.js'
-import { isAbandoned, type Storage } from '../../plugin/storage.js'
+import type { Storage } from '../../plugin/storage.js'
 import type { Command } from './types.js'
 import { cliConfig, openStorage, parseCommandArgs, progress, usageError } from './context.js'
 
@@ -62,12 +62,14 @@ export function problemCount(c: Comparison): number {
   return c.unrecorded.length + c.missing.length + c.stalePending.length + c.incompleteUploads.length
 }
 
-async function classifyPending(ledger: Ledger, now: Date, options: ReconcileOptions) {
+/** Against a shared ledger too: an upload whose instance's lease lives is active, whatever its age. */
+async function classifyPending(storage: Storage, now: Date, options: ReconcileOptions) {
   const stale: PendingUpload[] = []
   const active: PendingUpload[] = []
-  for (const row of await ledger.listStalePending(now)) {
+  const alive = new Map<string, boolean>()
+  for (const row of await storage.ledger.listStalePending(now)) {
     const entry = { key: row.key, id: row.id, createdAt: row.createdAt, direct: row.expectedSize !== null }
-    ;(isAbandoned(row, now, options) ? stale : active).push(entry)
+    ;((await storage.isAbandoned(row, now, options, alive)) ? stale : active).push(entry)
   }
   return { stale, active }
 }
@@ -99,7 +101,7 @@ async function listObjects(store: ObjectStore, onProgress?: (line: string) => vo
 /** One pass over ledger and bucket. */
 export async function compare(deps: ReconcileDeps, options: ReconcileOptions): Promise<Comparison> {
   const now = options.now?.() ?? new Date()
-  const pending = await classifyPending(deps.ledger, now, options)
+  const pending = await classifyPending(deps.storage, now, options)
   // The ledger is read before and after the listing: uploads and trash moves that happen while
   // we list would otherwise show up as drift. Only what both reads agree on is reported.
   const recordsBefore = await deps.ledger.listStoredKeys()
@@ -143,7 +145,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   })
   const aborted: IncompleteUpload[] = []
   const errors: string[] = []
-  const active = (await classifyPending(deps.ledger, now, options)).active
+  const active = (await classifyPending(deps.storage, now, options)).active
   for (const upload of (await classifyUploads(deps, now, options, active)).stale) {
     try {
       await deps.store.abortIncompleteUpload(upload)
@@ -221,7 +223,7 @@ export const reconcileCommand: Command = {
     if (!Number.isSafeInteger(staleAfterSeconds) || staleAfterSeconds < 0) {
       return usageError('--stale-after must be a whole number of seconds, 0 or more', usage)
     }
-    const opened = openStorage(config)
+    const opened = await openStorage(config)
     const line = progress()
     try {
       const report = await reconcile(opened, {

@@ -1,0 +1,81 @@
+// Background upkeep, for every instance that shares a ledger: renew this instance's lease, settle
+// uploads whose instance died (crash recovery), and purge trash past its retention. Recovery and
+// purge each run on one instance at a time (a job lease), and leave alone every upload whose
+// owner's lease still lives.
+import type { FastifyInstance } from 'fastify'
+import type { Storage } from './storage.js'
+
+export interface SweepOptions {
+  /** Seconds between purges of expired trash. Default 3600; 0 runs it only at start. */
+  intervalSeconds?: number
+  /**
+   * Seconds this instance's lease lives without renewal; it is renewed every third of that, and
+   * uploads of an instance whose lease lapsed are settled by the others. Default 30.
+   */
+  leaseSeconds?: number
+}
+
+export const DEFAULT_SWEEP = { intervalSeconds: 3600, leaseSeconds: 30 } as const
+
+const RECOVER_JOB = 'job:recover'
+const PURGE_JOB = 'job:purge'
+
+interface Logger {
+  info(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+/** Starts at onReady, stops at onClose (waiting for a pass in progress, then giving the lease up). */
+export function startSweep(app: FastifyInstance, storage: Storage, options: Required<SweepOptions>, log: Logger): void {
+  const leaseMs = options.leaseSeconds * 1000
+  // A direct browser upload may still be under way until its presigned URL expires.
+  const directGraceSeconds = storage.options.signedUrls.maxTtl + 60
+  const timers: NodeJS.Timeout[] = []
+  let running: Promise<void> | undefined
+
+  /** Runs `job` if this instance gets its lease; the lease outlives no pass by more than its TTL. */
+  async function exclusive(name: string, job: () => Promise<void>): Promise<void> {
+    if (!(await storage.ledger.acquireLease(name, storage.instanceId, leaseMs))) return
+    try {
+      await job()
+    } finally {
+      await storage.ledger.releaseLease(name, storage.instanceId)
+    }
+  }
+
+  async function pass(purge: boolean): Promise<void> {
+    try {
+      await storage.heartbeat(leaseMs)
+      let settled = { committed: 0, failed: 0 }
+      await exclusive(RECOVER_JOB, async () => {
+        const { committed, failed } = await storage.recoverPending({ directGraceSeconds })
+        settled = { committed: committed.length, failed: failed.length }
+      })
+      let purged = 0
+      if (purge) await exclusive(PURGE_JOB, async () => void (purged = (await storage.purgeExpired()).length))
+      if (settled.committed + settled.failed + purged > 0) {
+        log.info({ ...settled, purged }, 'sweep settled pending uploads and purged expired trash')
+      }
+    } catch (err) {
+      log.error({ err }, 'sweep failed; it will run again')
+    }
+  }
+
+  /** One pass at a time: a tick that finds one running skips. */
+  function tick(purge: boolean): void {
+    running ??= pass(purge).finally(() => (running = undefined))
+  }
+
+  app.addHook('onReady', async () => {
+    await pass(true)
+    // The heartbeat also settles uploads of instances that died since the last tick.
+    timers.push(setInterval(() => tick(false), Math.max(100, leaseMs / 3)))
+    if (options.intervalSeconds > 0) timers.push(setInterval(() => tick(true), options.intervalSeconds * 1000))
+    for (const timer of timers) timer.unref()
+  })
+  app.addHook('onClose', async () => {
+    for (const timer of timers) clearInterval(timer)
+    await running
+    await storage.releaseInstance().catch((err) => log.error({ err }, 'could not release the instance lease'))
+  })
+}
