@@ -2,6 +2,7 @@ import type { Command } from './types.js'
 import { auditVerifyCommand } from './audit.js'
 import { checkCommand } from './check.js'
 import { corsApplyCommand, corsShowCommand } from './cors.js'
+import { ledgerCopyCommand, ledgerMigrateCommand } from './ledger.js'
 import { purgeCommand } from './purge.js'
 import { reconcileCommand } from './reconcile.js'
 import { serveCommand } from './serve.js'
@@ -16,4 +17,6 @@ export const commands: Record<string, Command> = {
   purge: purgeCommand,
   reconcile: reconcileCommand,
   'audit verify': auditVerifyCommand,
+  'ledger copy': ledgerCopyCommand,
+  'ledger migrate': ledgerMigrateCommand,
 }
