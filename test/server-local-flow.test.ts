@@ -1,12 +1,13 @@
 // The sidecar on its embedded default (no SPACES_*): the README's curl flow works end to end.
 import { test } from 'tap'
 import { buildServer } from './helpers/server.js'
+import { LEDGERS } from './helpers/pg.js'
 
 const ADMIN = { sub: 'dev-user', org: 'org-123', roles: ['admin'] }
 const KEY = 'org-123/epcr/document/epcr-456/report.pdf'
 
-test('upload (-T and -F), download, signed URL, delete, restore and audit on local disk', async (t) => {
-  const { app, auth, logs } = await buildServer(t)
+for (const ledger of LEDGERS) test(`upload (-T and -F), download, signed URL, delete, restore and audit on local disk, ${ledger.name} ledger`, async (t) => {
+  const { app, auth, logs } = await buildServer(t, await ledger.env(t))
   t.ok(logs.some((line) => line.includes('embedded local-disk store')), 'it says it runs on local disk')
   const headers = auth(ADMIN)
 

@@ -4,14 +4,15 @@ import { test } from 'tap'
 import { createHash } from 'node:crypto'
 import { buildServer, spacesEnv } from './helpers/server.js'
 import { createTestBucket } from './helpers/s3.js'
+import { LEDGERS } from './helpers/pg.js'
 
 const KEY = 'org-1/epcr/document/epcr-456/report.pdf'
 const ADMIN = { sub: 'medic-admin', org: 'org-1', roles: ['admin'] }
 const CLERK = { sub: 'clerk', org: 'org-1', scope: 'epcr:read epcr:write epcr:delete' }
 
-test('delete, restore, purge: byte-identical restores, 409 on a taken key, no trace after purge, all audited', async (t) => {
+for (const ledger of LEDGERS) test(`delete, restore, purge: byte-identical restores, 409 on a taken key, no trace after purge, all audited (${ledger.name} ledger)`, async (t) => {
   const bucket = await createTestBucket(t, 'trash')
-  const { app, auth } = await buildServer(t, spacesEnv(bucket))
+  const { app, auth } = await buildServer(t, { ...spacesEnv(bucket), ...(await ledger.env(t)) })
   const admin = auth(ADMIN)
   const clerk = auth(CLERK)
   const body = Buffer.from('%PDF-1.7 original run report')

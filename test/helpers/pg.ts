@@ -39,3 +39,9 @@ export async function freshSchema(t: Teardown, label = 'ledger'): Promise<{ sche
   t.teardown(() => pgExec(`DROP SCHEMA ${schema} CASCADE`).catch(() => {}))
   return { schema, url: schemaUrl(schema) }
 }
+
+/** Both ledgers, as sidecar environments: for the HTTP flows that must hold on each. */
+export const LEDGERS = [
+  { name: 'sqlite', env: async (_t: Teardown): Promise<Record<string, string>> => ({}) },
+  { name: 'postgres', env: async (t: Teardown): Promise<Record<string, string>> => ({ LEDGER_URL: (await freshSchema(t, 'flow')).url }) },
+] as const
