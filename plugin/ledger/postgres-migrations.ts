@@ -159,6 +159,8 @@ export async function applyPgMigrations(pool: Pool, list: readonly PgMigration[]
   if (found === latest) return found
 
   const client = await pool.connect()
+  const ignore = (): void => {} // a dropped connection fails the query in flight; that is enough
+  client.on('error', ignore)
   try {
     await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, LOCK_MIGRATE])
     try {
@@ -182,6 +184,7 @@ export async function applyPgMigrations(pool: Pool, list: readonly PgMigration[]
       await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LOCK_MIGRATE])
     }
   } finally {
+    client.off('error', ignore)
     client.release()
   }
 }

@@ -388,6 +388,10 @@ export class PostgresLedger implements Ledger {
   private async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect()
     let broken: Error | undefined
+    // A connection the server drops while it is checked out emits 'error' outside any query; the
+    // pool listens only to idle ones. Unheard, that would crash the process.
+    const onError = (err: Error): void => void (broken = err)
+    client.on('error', onError)
     try {
       await client.query('BEGIN')
       const result = await fn(client)
@@ -398,6 +402,7 @@ export class PostgresLedger implements Ledger {
       await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback))
       throw err
     } finally {
+      client.off('error', onError)
       client.release(broken)
     }
   }
