@@ -149,7 +149,15 @@ export class Storage {
     await this.store.copy(row.key, trashKey)
     const deletedAt = new Date()
     const purgeAfter = new Date(deletedAt.getTime() + this.options.trashRetentionDays * DAY_MS)
-    const trashed = await this.ledger.markTrashed(row.key, { trashId, trashKey, deletedBy: actor, deletedAt, purgeAfter })
+    let trashed: TrashRecord | undefined
+    try {
+      trashed = await this.ledger.markTrashed(row.key, { trashId, trashKey, deletedBy: actor, deletedAt, purgeAfter })
+    } catch (err) {
+      // Not recorded (disk full, database gone): the file stays live where it is, and the copy,
+      // which no record names, goes.
+      await this.store.delete(trashKey).catch((cause) => this.warn(cause, 'unrecorded trash copy not removed'))
+      throw err
+    }
     if (!trashed) {
       // Someone else deleted it first; drop our copy.
       await this.store.delete(trashKey)
