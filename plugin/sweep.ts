@@ -30,22 +30,37 @@ export function startSweep(app: FastifyInstance, storage: Storage, options: Requ
   const leaseMs = options.leaseSeconds * 1000
   // A direct browser upload may still be under way until its presigned URL expires.
   const directGraceSeconds = storage.options.signedUrls.maxTtl + 60
+  const renewEvery = Math.max(100, leaseMs / 3)
   const timers: NodeJS.Timeout[] = []
   let running: Promise<void> | undefined
+  let beating: Promise<void> | undefined
 
-  /** Runs `job` if this instance gets its lease; the lease outlives no pass by more than its TTL. */
+  /**
+   * Runs `job` if this instance gets its lease, renewing it while the job runs, so a long pass is
+   * never taken over by a second instance.
+   */
   async function exclusive(name: string, job: () => Promise<void>): Promise<void> {
     if (!(await storage.ledger.acquireLease(name, storage.instanceId, leaseMs))) return
+    const renew = setInterval(() => void storage.ledger.acquireLease(name, storage.instanceId, leaseMs).catch(() => {}), renewEvery)
     try {
       await job()
     } finally {
+      clearInterval(renew)
       await storage.ledger.releaseLease(name, storage.instanceId)
     }
   }
 
+  /** The instance lease, on its own clock: a long sweep pass never lets it lapse. */
+  function heartbeat(): Promise<void> {
+    beating ??= storage
+      .heartbeat(leaseMs)
+      .catch((err) => log.error({ err }, 'instance lease not renewed; it will be retried'))
+      .finally(() => (beating = undefined))
+    return beating
+  }
+
   async function pass(purge: boolean): Promise<void> {
     try {
-      await storage.heartbeat(leaseMs)
       let settled = { committed: 0, failed: 0 }
       await exclusive(RECOVER_JOB, async () => {
         const { committed, failed } = await storage.recoverPending({ directGraceSeconds })
@@ -67,15 +82,21 @@ export function startSweep(app: FastifyInstance, storage: Storage, options: Requ
   }
 
   app.addHook('onReady', async () => {
+    // Before any request: other instances must see this one alive before it owns an upload.
+    await heartbeat()
+    timers.push(setInterval(() => {
+      void heartbeat()
+      // Each beat also settles uploads of instances that died since the last one.
+      tick(false)
+    }, renewEvery))
     await pass(true)
-    // The heartbeat also settles uploads of instances that died since the last tick.
-    timers.push(setInterval(() => tick(false), Math.max(100, leaseMs / 3)))
     if (options.intervalSeconds > 0) timers.push(setInterval(() => tick(true), options.intervalSeconds * 1000))
     for (const timer of timers) timer.unref()
   })
   app.addHook('onClose', async () => {
     for (const timer of timers) clearInterval(timer)
     await running
+    await beating
     await storage.releaseInstance().catch((err) => log.error({ err }, 'could not release the instance lease'))
   })
 }
