@@ -114,7 +114,14 @@ export class Storage {
       await this.ledger
         .fail(reservation.id, (err as Error).message ?? 'upload failed')
         .catch((cause) => this.warn(cause, 'marking the upload failed did not work; the sweep will settle it'))
-      if (stored) await this.store.delete(parts.key).catch((cause) => this.warn(cause, 'cleanup delete failed'))
+      if (stored) {
+        // A commit whose answer was lost (the connection dropped after COMMIT) may have happened:
+        // the bytes go only once the ledger says the row is not live. If it cannot say, they stay,
+        // and the sweep settles the row from what the store holds.
+        const row = await this.ledger.getById(reservation.id).catch(() => undefined)
+        if (row?.state === 'live') return toRecord(row)
+        if (row !== undefined) await this.store.delete(parts.key).catch((cause) => this.warn(cause, 'cleanup delete failed'))
+      }
       if (replaced) {
         await this.restore(replaced.trashId).catch((cause) => this.warn(cause, 'restoring the replaced file failed'))
       }

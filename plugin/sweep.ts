@@ -18,7 +18,24 @@ export interface SweepOptions {
 export const DEFAULT_SWEEP = { intervalSeconds: 3600, leaseSeconds: 30 } as const
 
 const RECOVER_JOB = 'job:recover'
-const PURGE_JOB = 'job:purge'
+export const PURGE_JOB = 'job:purge'
+
+/**
+ * Runs `job` if this instance gets the job's lease, renewing it while the job runs (so a long one
+ * is never taken over by a second instance), and gives it up after. Resolves false, without
+ * running, when another instance holds it.
+ */
+export async function withJobLease(storage: Storage, name: string, ttlMs: number, job: () => Promise<void>): Promise<boolean> {
+  if (!(await storage.ledger.acquireLease(name, storage.instanceId, ttlMs))) return false
+  const renew = setInterval(() => void storage.ledger.acquireLease(name, storage.instanceId, ttlMs).catch(() => {}), Math.max(100, ttlMs / 3))
+  try {
+    await job()
+    return true
+  } finally {
+    clearInterval(renew)
+    await storage.ledger.releaseLease(name, storage.instanceId)
+  }
+}
 
 interface Logger {
   info(obj: object, msg: string): void
@@ -35,21 +52,6 @@ export function startSweep(app: FastifyInstance, storage: Storage, options: Requ
   let running: Promise<void> | undefined
   let beating: Promise<void> | undefined
 
-  /**
-   * Runs `job` if this instance gets its lease, renewing it while the job runs, so a long pass is
-   * never taken over by a second instance.
-   */
-  async function exclusive(name: string, job: () => Promise<void>): Promise<void> {
-    if (!(await storage.ledger.acquireLease(name, storage.instanceId, leaseMs))) return
-    const renew = setInterval(() => void storage.ledger.acquireLease(name, storage.instanceId, leaseMs).catch(() => {}), renewEvery)
-    try {
-      await job()
-    } finally {
-      clearInterval(renew)
-      await storage.ledger.releaseLease(name, storage.instanceId)
-    }
-  }
-
   /** The instance lease, on its own clock: a long sweep pass never lets it lapse. */
   function heartbeat(): Promise<void> {
     beating ??= storage
@@ -62,12 +64,12 @@ export function startSweep(app: FastifyInstance, storage: Storage, options: Requ
   async function pass(purge: boolean): Promise<void> {
     try {
       let settled = { committed: 0, failed: 0 }
-      await exclusive(RECOVER_JOB, async () => {
+      await withJobLease(storage, RECOVER_JOB, leaseMs, async () => {
         const { committed, failed } = await storage.recoverPending({ directGraceSeconds })
         settled = { committed: committed.length, failed: failed.length }
       })
       let purged = 0
-      if (purge) await exclusive(PURGE_JOB, async () => void (purged = (await storage.purgeExpired()).length))
+      if (purge) await withJobLease(storage, PURGE_JOB, leaseMs, async () => void (purged = (await storage.purgeExpired()).length))
       if (settled.committed + settled.failed + purged > 0) {
         log.info({ ...settled, purged }, 'sweep settled pending uploads and purged expired trash')
       }
@@ -89,7 +91,9 @@ export function startSweep(app: FastifyInstance, storage: Storage, options: Requ
       // Each beat also settles uploads of instances that died since the last one.
       tick(false)
     }, renewEvery))
-    await pass(true)
+    // Through tick, like every pass: two passes of one instance would both hold its job leases.
+    tick(true)
+    await running
     if (options.intervalSeconds > 0) timers.push(setInterval(() => tick(true), options.intervalSeconds * 1000))
     for (const timer of timers) timer.unref()
   })

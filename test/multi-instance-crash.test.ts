@@ -48,10 +48,15 @@ t.test('kill -9 of A mid-upload: B and C wait for its lease, then settle; reconc
   t.equal((await pending()).length, 5, 'left alone while A\'s lease lives')
   t.equal((await bucket.incompleteUploads()).length, 5, 'its multipart uploads too')
 
-  for (let i = 0; i < 150 && (await pending()).length > 0; i++) await sleep(100)
+  // Settling a row is: mark it failed, audit it, then abort its multipart upload.
+  const audited = async () => (await ledger.queryAudit({ actor: 'system', action: 'upload' }, { limit: 10 })).items
+  for (let i = 0; i < 150; i++) {
+    if ((await pending()).length === 0 && (await bucket.incompleteUploads()).length === 0 && (await audited()).length >= 5) break
+    await sleep(100)
+  }
   t.same(await pending(), [], 'settled once the lease lapsed')
   t.same(await bucket.incompleteUploads(), [], 'their multipart uploads aborted')
-  const settled = (await ledger.queryAudit({ actor: 'system', action: 'upload' }, { limit: 10 })).items
+  const settled = await audited()
   t.equal(settled.length, 5, 'each settled upload is audited once, by one instance')
   t.ok(settled.every((e) => e.errorCode === 'FST_SPACES_INTERRUPTED'))
 

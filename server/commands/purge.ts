@@ -2,6 +2,7 @@
 // now and with an operator's name on the audit events.
 import type { ObjectRow } from '../../plugin/ledger/types.js'
 import type { Storage } from '../../plugin/storage.js'
+import { PURGE_JOB, withJobLease } from '../../plugin/sweep.js'
 import type { Command } from './types.js'
 import { cliConfig, formatBytes, openStorage, parseCommandArgs, progress } from './context.js'
 
@@ -39,7 +40,11 @@ export const purgeCommand: Command = {
         process.stdout.write(`would purge ${rows.length} files (${formatBytes(total(rows))})${more}\n`)
         return 0
       }
-      return await purgeAll(storage)
+      // One purge at a time across the sidecars sharing this ledger and this command.
+      let code = 1
+      const ran = await withJobLease(storage, PURGE_JOB, 60_000, async () => void (code = await purgeAll(storage)))
+      if (!ran) process.stderr.write('spaces-proxy purge: a sidecar is purging right now; try again in a minute\n')
+      return code
     } finally {
       await close()
     }
