@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { PostgresLedger } from '../plugin/ledger/postgres.js'
 import { SqliteLedger } from '../plugin/ledger/sqlite.js'
+import type { FileRecord } from '../plugin/ledger/types.js'
 import { event, input, parts } from './ledger-contract.js'
 import { runCli } from './helpers/cli.js'
 import { freshSchema } from './helpers/pg.js'
@@ -44,7 +45,7 @@ t.test('a SQLite ledger copied into PostgreSQL keeps every record and its verifi
   t.equal((await copy.verifyAudit()).events, 1201, 'and changed nothing')
 })
 
-function pick(row: Record<string, unknown>) {
+function pick(row: FileRecord) {
   const { key, size, sha256, etag, contentType, createdAt, createdBy } = row
   return { key, size, sha256, etag, contentType, createdAt, createdBy }
 }
