@@ -1,6 +1,4 @@
 // Public types merged into Fastify's, so host apps get `app.storage` and route config typed.
-// Route schemas carry OpenAPI `summary` fields: @fastify/swagger's types allow them.
-import type {} from '@fastify/swagger'
 import type { errors } from './errors.js'
 import type { AuditAction } from './ledger/types.js'
 import type { Storage } from './storage.js'

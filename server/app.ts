@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import cors from '@fastify/cors'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import { spaces } from '../plugin/index.js'
 import { LocalDiskStore } from '../plugin/drivers/local.js'
 import { S3Store } from '../plugin/drivers/s3.js'
@@ -27,6 +27,8 @@ export interface BuildOverrides {
   /** Logger settings or instance; tests pass a stream to capture lines. */
   logger?: FastifyServerOptions['logger']
   loggerInstance?: FastifyServerOptions['loggerInstance']
+  /** Told of every route as it is added (the OpenAPI test checks each one is documented). */
+  onRoute?: (route: RouteOptions) => void
 }
 
 const MIB = 1024 * 1024
@@ -83,11 +85,30 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   })
+  if (overrides.onRoute) app.addHook('onRoute', overrides.onRoute)
   app.setErrorHandler(errorHandler(config.maxUploadBytes))
   // The path is not echoed: it may hold a filename or a signed-URL token.
   app.setNotFoundHandler((request) => {
     throw new RouteNotFoundError(`for ${request.method} here`)
   })
+
+  // The document covers every route registered after it, /metrics included.
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'fastify-spaces', version: '0.1.0', description: 'Private document storage on DigitalOcean Spaces' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearer: [] }],
+      tags: [
+        { name: 'files', description: 'Upload, download, list and soft-delete files' },
+        { name: 'trash', description: 'Soft-deleted files: restore or purge' },
+        { name: 'signed-urls', description: 'Short-lived links that need no token' },
+        { name: 'uploads', description: 'Direct browser uploads to the bucket' },
+        { name: 'audit', description: 'The audit trail and usage' },
+        { name: 'operations', description: 'Probes and metrics' },
+      ],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
 
   const metrics = registerMetrics(app)
   const store = createStore(config, (operation, code) => metrics.storeErrors.inc({ operation, code }))
@@ -100,14 +121,6 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
     app.log.warn({ dataDir: config.dataDir }, 'no SPACES_* set: using the embedded local-disk store (development only)')
   }
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'fastify-spaces', version: '0.1.0', description: 'Private document storage on DigitalOcean Spaces' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-      security: [{ bearer: [] }],
-    },
-  })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
   await app.register(cors, {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
     methods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],

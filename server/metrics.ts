@@ -2,6 +2,7 @@
 // errors by code (S3 failures show as FST_SPACES_STORAGE_*, ledger failures as FST_SPACES_LEDGER_ERROR).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
+import { SHUTTING_DOWN } from './ops-routes.js'
 
 export interface Metrics {
   registry: Registry
@@ -55,9 +56,24 @@ export function registerMetrics(app: FastifyInstance): Metrics {
       if (reply.statusCode < 400 && Number.isFinite(length)) uploadBytes.inc(length)
     }
   })
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-    reply.type(registry.contentType)
-    return registry.metrics()
-  })
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus metrics',
+        operationId: 'metrics',
+        tags: ['operations'],
+        security: [],
+        response: {
+          200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+          503: SHUTTING_DOWN,
+        },
+      },
+    },
+    async (_request, reply) => {
+      reply.type(registry.contentType)
+      return registry.metrics()
+    },
+  )
   return { registry, storeErrors }
 }

@@ -4,8 +4,12 @@ import type { FastifyInstance } from 'fastify'
 import type { ObjectStore } from '../plugin/drivers/types.js'
 import type { Ledger } from '../plugin/ledger/types.js'
 import { NotReadyError } from '../plugin/errors.js'
+import { errorSchema, publicErrorResponses } from '../plugin/schemas.js'
 
 const READY_TIMEOUT_MS = 3000
+
+/** What every route answers while the server closes (Fastify's return503OnClosing). */
+export const SHUTTING_DOWN = { ...errorSchema, description: 'The server is shutting down' } as const
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
@@ -16,22 +20,57 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 export function registerOpsRoutes(app: FastifyInstance, deps: { store: ObjectStore; ledger: Ledger }): void {
-  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }))
+  app.get(
+    '/health',
+    {
+      schema: {
+        summary: 'Liveness: the process answers',
+        operationId: 'health',
+        tags: ['operations'],
+        security: [],
+        response: {
+          200: { type: 'object', description: 'Alive', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } },
+          503: SHUTTING_DOWN,
+        },
+      },
+    },
+    async () => ({ status: 'ok' }),
+  )
 
-  app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
-    const problems: string[] = []
-    try {
-      await withTimeout(deps.store.ping(), READY_TIMEOUT_MS, 'the bucket')
-    } catch (err) {
-      problems.push(`storage: ${(err as Error).message}`)
-    }
-    try {
-      await withTimeout(deps.ledger.checkWritable(), READY_TIMEOUT_MS, 'the ledger')
-    } catch (err) {
-      problems.push(`ledger: ${(err as Error).message}`)
-    }
-    if (problems.length === 0) return { status: 'ready', store: deps.store.kind }
-    reply.header('retry-after', '5')
-    throw new NotReadyError(problems.join('; '))
-  })
+  app.get(
+    '/ready',
+    {
+      schema: {
+        summary: 'Readiness: the bucket answers HeadBucket and the ledger takes a write',
+        operationId: 'ready',
+        tags: ['operations'],
+        security: [],
+        response: {
+          200: {
+            type: 'object',
+            description: 'Ready to serve',
+            required: ['status', 'store'],
+            properties: { status: { type: 'string', enum: ['ready'] }, store: { type: 'string', description: 'The object store driver, e.g. s3' } },
+          },
+          ...publicErrorResponses(503),
+        },
+      },
+    },
+    async (_request, reply) => {
+      const problems: string[] = []
+      try {
+        await withTimeout(deps.store.ping(), READY_TIMEOUT_MS, 'the bucket')
+      } catch (err) {
+        problems.push(`storage: ${(err as Error).message}`)
+      }
+      try {
+        await withTimeout(deps.ledger.checkWritable(), READY_TIMEOUT_MS, 'the ledger')
+      } catch (err) {
+        problems.push(`ledger: ${(err as Error).message}`)
+      }
+      if (problems.length === 0) return { status: 'ready', store: deps.store.kind }
+      reply.header('retry-after', '5')
+      throw new NotReadyError(problems.join('; '))
+    },
+  )
 }

@@ -4,6 +4,7 @@ import type { RouteDeps } from './deps.js'
 import { AUDIT_ACTIONS, type AuditFilter } from '../ledger/types.js'
 import { validateSegment } from '../keys.js'
 import { pageQuery, type PageQuery } from './paging.js'
+import { auditEventSchema, auditVerificationSchema, errorResponses, pageSchema, usageSchema } from '../schemas.js'
 
 const AUDIT_RESULTS = ['ok', 'denied', 'error'] as const satisfies ReadonlyArray<AuditFilter['result']>
 
@@ -16,6 +17,8 @@ export async function auditRoutes(app: FastifyInstance, { storage, access }: Rou
       config: { operation: 'storage.audit.query' },
       schema: {
         summary: 'Audit events, newest first',
+        operationId: 'queryAudit',
+        tags: ['audit'],
         querystring: {
           type: 'object',
           properties: {
@@ -29,6 +32,7 @@ export async function auditRoutes(app: FastifyInstance, { storage, access }: Rou
             ...pageQuery,
           },
         },
+        response: { 200: pageSchema(auditEventSchema, 'Audit events, newest first'), ...errorResponses() },
       },
     },
     async (request) => {
@@ -42,7 +46,15 @@ export async function auditRoutes(app: FastifyInstance, { storage, access }: Rou
 
   app.get(
     '/audit/verify',
-    { config: { operation: 'storage.audit.verify' }, schema: { summary: 'Check the audit hash chain' } },
+    {
+      config: { operation: 'storage.audit.verify' },
+      schema: {
+        summary: 'Check the audit hash chain',
+        operationId: 'verifyAudit',
+        tags: ['audit'],
+        response: { 200: auditVerificationSchema, ...errorResponses() },
+      },
+    },
     async (request) => {
       const identity = await access.identity(request)
       await access.require(request, 'audit', { orgId: identity.org })
@@ -58,7 +70,13 @@ export async function auditRoutes(app: FastifyInstance, { storage, access }: Rou
     '/usage',
     {
       config: { operation: 'storage.usage' },
-      schema: { summary: 'Stored objects and bytes, with the estimated monthly cost', querystring: { type: 'object', properties: { orgId: { type: 'string' } } } },
+      schema: {
+        summary: 'Stored objects and bytes, with the estimated monthly cost',
+        operationId: 'getUsage',
+        tags: ['audit'],
+        querystring: { type: 'object', properties: { orgId: { type: 'string' } } },
+        response: { 200: usageSchema, ...errorResponses() },
+      },
     },
     async (request) => {
       const identity = await access.identity(request)

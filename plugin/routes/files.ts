@@ -5,6 +5,18 @@ import { NoFileError, PayloadTooLargeError } from '../errors.js'
 import { buildKey, datedFilename, uploadFilename, validateSegment, validateSystem } from '../keys.js'
 import { sendFile } from './send-file.js'
 import { filterAllowed, pageQuery, type PageQuery } from './paging.js'
+import {
+  documentBody,
+  documentKeyPath,
+  errorResponses,
+  fileBodySchema,
+  fileHeaders,
+  fileRecordSchema,
+  multipartUploadBody,
+  pageSchema,
+  rawUploadBody,
+  softDeleteSchema,
+} from '../schemas.js'
 
 interface KeyParams {
   '*': string
@@ -13,19 +25,6 @@ interface KeyParams {
 const keyParams = {
   type: 'object',
   properties: { '*': { type: 'string', description: '{orgId}/{system}/{objectType}/{objectId}/{filename}' } },
-} as const
-
-const fileRecord = {
-  type: 'object',
-  properties: {
-    key: { type: 'string' },
-    size: { type: 'integer' },
-    sha256: { type: 'string' },
-    etag: { type: 'string' },
-    contentType: { type: 'string' },
-    createdAt: { type: 'string' },
-    createdBy: { type: 'string' },
-  },
 } as const
 
 /** Fires when the client goes away before the request is done, so uploads can stop and clean up. */
@@ -47,12 +46,17 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
     raw.put<{ Params: KeyParams; Querystring: { overwrite?: boolean } }>(
       '/files/*',
       {
-        config: { operation: 'storage.object.upload', audit: 'upload' },
+        config: { operation: 'storage.object.upload', audit: 'upload', swaggerTransform: documentKeyPath(rawUploadBody) },
         schema: {
           summary: 'Upload a file as the raw request body (curl -T)',
+          operationId: 'uploadFile',
+          tags: ['files'],
           params: keyParams,
           querystring: { type: 'object', properties: { overwrite: { type: 'boolean', default: false } } },
-          response: { 201: fileRecord },
+          response: {
+            201: { ...fileRecordSchema, headers: { location: { type: 'string', description: 'The file URL' } } },
+            ...errorResponses(409, 413, 415),
+          },
         },
       },
       async (request, reply) => {
@@ -78,11 +82,22 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
   app.post<{ Params: { orgId: string; system: string; objectType: string; objectId: string }; Querystring: { overwrite?: boolean } }>(
     '/files/:orgId/:system/:objectType/:objectId',
     {
-      config: { operation: 'storage.object.upload', audit: 'upload' },
+      config: { operation: 'storage.object.upload', audit: 'upload', swaggerTransform: documentBody(multipartUploadBody) },
       schema: {
         summary: 'Upload one or more files as multipart/form-data (curl -F file=@x.pdf)',
+        operationId: 'uploadFiles',
+        tags: ['files'],
         consumes: ['multipart/form-data'],
         querystring: { type: 'object', properties: { overwrite: { type: 'boolean', default: false } } },
+        response: {
+          201: {
+            type: 'object',
+            description: 'Every file stored',
+            required: ['files'],
+            properties: { files: { type: 'array', items: fileRecordSchema } },
+          },
+          ...errorResponses(409, 413, 415),
+        },
       },
     },
     async (request, reply) => {
@@ -124,11 +139,27 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
     '/files/*',
     {
       exposeHeadRoute: false,
-      config: { operation: 'storage.object.download', audit: 'download' },
+      config: { operation: 'storage.object.download', audit: 'download', swaggerTransform: documentKeyPath() },
       schema: {
         summary: 'Download a file (Range, If-None-Match supported)',
+        operationId: 'downloadFile',
+        tags: ['files'],
         params: keyParams,
         querystring: { type: 'object', properties: { inline: { type: 'string', description: '1 or true: Content-Disposition inline' } } },
+        headers: {
+          type: 'object',
+          properties: {
+            range: { type: 'string', description: 'bytes=start-end: one range, answered with 206' },
+            'if-none-match': { type: 'string', description: 'An ETag: 304 when it still matches' },
+            'if-range': { type: 'string', description: 'An ETag: the range applies only while it matches' },
+          },
+        },
+        response: {
+          200: { ...fileBodySchema, headers: fileHeaders },
+          206: { ...fileBodySchema, description: 'The requested range', headers: { ...fileHeaders, 'content-range': { type: 'string' } } },
+          304: { type: 'null', description: 'Not modified (If-None-Match)', headers: { etag: { type: 'string' } } },
+          ...errorResponses(404, 416),
+        },
       },
     },
     async (request, reply) => {
@@ -147,8 +178,14 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
   app.head<{ Params: KeyParams }>(
     '/files/*',
     {
-      config: { operation: 'storage.object.head', audit: 'head' },
-      schema: { summary: 'File headers only', params: keyParams },
+      config: { operation: 'storage.object.head', audit: 'head', swaggerTransform: documentKeyPath(), swagger: { exposeHeadRoute: true } },
+      schema: {
+        summary: 'File headers only',
+        operationId: 'headFile',
+        tags: ['files'],
+        params: keyParams,
+        response: { 200: { type: 'null', description: 'The file exists', headers: fileHeaders }, ...errorResponses(404) },
+      },
     },
     async (request, reply) => {
       const parts = storage.parseKey(request.params['*'])
@@ -163,8 +200,14 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
   app.delete<{ Params: KeyParams }>(
     '/files/*',
     {
-      config: { operation: 'storage.object.delete', audit: 'soft_delete' },
-      schema: { summary: 'Soft delete: move the file to trash', params: keyParams },
+      config: { operation: 'storage.object.delete', audit: 'soft_delete', swaggerTransform: documentKeyPath() },
+      schema: {
+        summary: 'Soft delete: move the file to trash',
+        operationId: 'deleteFile',
+        tags: ['files'],
+        params: keyParams,
+        response: { 200: softDeleteSchema, ...errorResponses(404) },
+      },
     },
     async (request) => {
       const parts = storage.parseKey(request.params['*'])
@@ -182,6 +225,8 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
       config: { operation: 'storage.object.list', audit: 'list' },
       schema: {
         summary: 'List live files',
+        operationId: 'listFiles',
+        tags: ['files'],
         querystring: {
           type: 'object',
           properties: {
@@ -192,6 +237,7 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
             ...pageQuery,
           },
         },
+        response: { 200: pageSchema(fileRecordSchema, 'Live files, by key'), ...errorResponses() },
       },
     },
     async (request) => {

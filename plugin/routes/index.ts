@@ -2,6 +2,9 @@
 // parser and the audit hooks apply to these routes only, never to the host app's.
 import multipart from '@fastify/multipart'
 import type { FastifyInstance } from 'fastify'
+// Route schemas carry OpenAPI fields (summary, tags, swaggerTransform): @fastify/swagger's types
+// allow them. A type-only import, kept out of the public declarations: hosts need not install it.
+import type {} from '@fastify/swagger'
 import type { RouteDeps } from './deps.js'
 import { registerAuditHooks } from '../access.js'
 import { errorHandler } from '../error-handler.js'

@@ -5,6 +5,7 @@ import type { RouteDeps } from './deps.js'
 import { BadRequestError, InvalidExpiryError } from '../errors.js'
 import { createSignedToken, verifySignedToken } from '../signed-token.js'
 import { dispositionHeader, sendFile, type Disposition } from './send-file.js'
+import { documentTokenPath, errorResponses, fileBodySchema, fileHeaders, publicErrorResponses, signedUrlSchema } from '../schemas.js'
 
 interface SignBody {
   key: string
@@ -27,6 +28,8 @@ export async function signedRoutes(app: FastifyInstance, { storage, access }: Ro
       config: { operation: 'storage.object.sign', audit: 'sign' },
       schema: {
         summary: 'Create a short-lived download URL',
+        operationId: 'createSignedUrl',
+        tags: ['signed-urls'],
         body: {
           type: 'object',
           required: ['key'],
@@ -38,6 +41,7 @@ export async function signedRoutes(app: FastifyInstance, { storage, access }: Ro
             disposition: { type: 'string', enum: ['attachment', 'inline'] },
           },
         },
+        response: { 201: signedUrlSchema, ...errorResponses(404) },
       },
     },
     async (request, reply) => {
@@ -71,10 +75,19 @@ export async function signedRoutes(app: FastifyInstance, { storage, access }: Ro
     {
       exposeHeadRoute: false,
       // No bearer token: the URL itself is the credential. Hosts skip their auth hook on `public`.
-      config: { operation: 'storage.object.signed_download', audit: 'download', public: true },
+      config: { operation: 'storage.object.signed_download', audit: 'download', public: true, swaggerTransform: documentTokenPath },
       schema: {
         summary: 'Serve a proxy-mode signed URL',
+        operationId: 'getSignedFile',
+        tags: ['signed-urls'],
+        security: [],
         params: { type: 'object', properties: { '*': { type: 'string', maxLength: 4096 } } },
+        response: {
+          200: { ...fileBodySchema, headers: fileHeaders },
+          206: { ...fileBodySchema, description: 'The requested range', headers: { ...fileHeaders, 'content-range': { type: 'string' } } },
+          304: { type: 'null', description: 'Not modified (If-None-Match)', headers: { etag: { type: 'string' } } },
+          ...publicErrorResponses(400, 403, 404, 416, 502, 503),
+        },
       },
     },
     async (request, reply) => {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { RouteDeps } from './deps.js'
 import { validateSegment } from '../keys.js'
 import { filterAllowed, pageQuery, type PageQuery } from './paging.js'
+import { errorResponses, fileRecordSchema, pageSchema, purgeSchema, trashRecordSchema } from '../schemas.js'
 
 const trashParams = {
   type: 'object',
@@ -17,7 +18,10 @@ export async function trashRoutes(app: FastifyInstance, { storage, access }: Rou
       config: { operation: 'storage.trash.list', audit: 'list' },
       schema: {
         summary: 'List soft-deleted files',
+        operationId: 'listTrash',
+        tags: ['trash'],
         querystring: { type: 'object', properties: { orgId: { type: 'string' }, ...pageQuery } },
+        response: { 200: pageSchema(trashRecordSchema, 'Deleted files, newest first'), ...errorResponses() },
       },
     },
     async (request) => {
@@ -34,7 +38,13 @@ export async function trashRoutes(app: FastifyInstance, { storage, access }: Rou
     '/trash/:trashId/restore',
     {
       config: { operation: 'storage.trash.restore', audit: 'restore' },
-      schema: { summary: 'Restore a soft-deleted file to its key', params: trashParams },
+      schema: {
+        summary: 'Restore a soft-deleted file to its key',
+        operationId: 'restoreTrash',
+        tags: ['trash'],
+        params: trashParams,
+        response: { 200: fileRecordSchema, ...errorResponses(404, 409) },
+      },
     },
     async (request) => {
       access.note(request, { key: (await storage.ledger.getTrash(request.params.trashId))?.key ?? null })
@@ -50,7 +60,13 @@ export async function trashRoutes(app: FastifyInstance, { storage, access }: Rou
     '/trash/:trashId',
     {
       config: { operation: 'storage.trash.purge', audit: 'purge' },
-      schema: { summary: 'Hard-delete a soft-deleted file now (admin)', params: trashParams },
+      schema: {
+        summary: 'Hard-delete a soft-deleted file now (admin)',
+        operationId: 'purgeTrash',
+        tags: ['trash'],
+        params: trashParams,
+        response: { 200: purgeSchema, ...errorResponses(404) },
+      },
     },
     async (request) => {
       access.note(request, { key: (await storage.ledger.getTrash(request.params.trashId))?.key ?? null })

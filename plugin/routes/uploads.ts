@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import type { RouteDeps } from './deps.js'
 import { BadRequestError, ConflictError, PayloadTooLargeError } from '../errors.js'
 import { buildKey, datedFilename, uploadFilename } from '../keys.js'
+import { directUploadSchema, errorResponses, fileRecordSchema } from '../schemas.js'
 
 interface UploadBody {
   system: string
@@ -23,6 +24,8 @@ export async function uploadRoutes(app: FastifyInstance, { storage, access }: Ro
       config: { operation: 'storage.object.presign_upload', audit: 'sign' },
       schema: {
         summary: 'Presigned PUT for a direct browser upload',
+        operationId: 'createDirectUpload',
+        tags: ['uploads'],
         body: {
           type: 'object',
           required: ['system', 'objectType', 'objectId', 'filename', 'contentType', 'size'],
@@ -36,6 +39,7 @@ export async function uploadRoutes(app: FastifyInstance, { storage, access }: Ro
             size: { type: 'integer', minimum: 0 },
           },
         },
+        response: { 201: directUploadSchema, ...errorResponses(409, 413, 415) },
       },
     },
     async (request, reply) => {
@@ -63,7 +67,10 @@ export async function uploadRoutes(app: FastifyInstance, { storage, access }: Ro
       config: { operation: 'storage.object.upload_complete', audit: 'upload_complete' },
       schema: {
         summary: 'Record a direct upload once the object matches what was asked',
+        operationId: 'completeDirectUpload',
+        tags: ['uploads'],
         body: { type: 'object', required: ['key'], additionalProperties: false, properties: { key: { type: 'string' } } },
+        response: { 201: fileRecordSchema, ...errorResponses(409) },
       },
     },
     async (request, reply) => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { build } from '../../server/app.js'
+import { build, type BuildOverrides } from '../../server/app.js'
 import { loadConfig, type ServerConfig } from '../../server/config.js'
 import { loggerOptions } from '../../server/logging.js'
 import { createTestBucket } from './s3.js'
@@ -26,7 +26,11 @@ export interface TestServer {
 }
 
 /** Builds the sidecar on a temp data dir; `env` adds to (or overrides) the defaults. */
-export async function buildServer(t: Teardown, env: Record<string, string> = {}): Promise<TestServer> {
+export async function buildServer(
+  t: Teardown,
+  env: Record<string, string> = {},
+  overrides: Pick<BuildOverrides, 'onRoute'> = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'fastify-spaces-server-'))
   const config = loadConfig({
     JWT_SECRET,
@@ -43,7 +47,7 @@ export async function buildServer(t: Teardown, env: Record<string, string> = {})
       done()
     },
   })
-  const app = await build(config, { logger: { ...loggerOptions(config.logLevel), stream: sink } })
+  const app = await build(config, { ...overrides, logger: { ...loggerOptions(config.logLevel), stream: sink } })
   t.teardown(() => app.close())
   await app.ready()
   const token = (claims: Record<string, unknown>, options?: { expiresIn?: string | number }) =>
