@@ -2,7 +2,17 @@
 // code, whatever raised it (our code, Fastify, @fastify/multipart, @fastify/jwt, the S3 SDK).
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { BadRequestError, InternalError, PayloadTooLargeError, UnauthorizedError, isRetryable } from './errors.js'
+import {
+  BadRequestError,
+  ForbiddenError,
+  InternalError,
+  PayloadTooLargeError,
+  RangeNotSatisfiableError,
+  RouteNotFoundError,
+  UnauthorizedError,
+  UnsupportedTypeError,
+  isRetryable,
+} from './errors.js'
 
 export interface ApiError {
   statusCode: number
@@ -18,6 +28,19 @@ const TOO_LARGE = new Set([
   'FST_FIELDS_LIMIT',
 ])
 
+/**
+ * @fastify/multipart answers a request that is not multipart with 406, but 406 is about `Accept`:
+ * the body's type is what is wrong, which is 415.
+ */
+const REMAPPED_STATUS: Record<number, number> = { 406: 415 }
+
+/** The code the README's error table lists for each client-error status. */
+const CODE_FOR_STATUS: Record<number, string> = Object.fromEntries(
+  [BadRequestError, UnauthorizedError, ForbiddenError, RouteNotFoundError, PayloadTooLargeError, UnsupportedTypeError, RangeNotSatisfiableError]
+    .map((ErrorClass) => new ErrorClass())
+    .map((err) => [err.statusCode, err.code]),
+)
+
 export function toApiError(error: FastifyError, maxUploadBytes?: number): ApiError {
   const code = error.code ?? ''
   if (code.startsWith('FST_SPACES_') && error.statusCode) {
@@ -32,8 +55,11 @@ export function toApiError(error: FastifyError, maxUploadBytes?: number): ApiErr
     return { statusCode: 401, code: err.code, message: err.message }
   }
   if (error.validation || (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)) {
-    const err = new BadRequestError(error.message)
-    return { statusCode: error.statusCode && error.statusCode !== 500 ? error.statusCode : 400, code: err.code, message: err.message }
+    // A client error from Fastify or a plugin keeps its message, under the code our table lists
+    // for its status; a status the table has no code for becomes a plain 400.
+    const given = error.validation ? 400 : (REMAPPED_STATUS[error.statusCode!] ?? error.statusCode!)
+    const statusCode = CODE_FOR_STATUS[given] ? given : 400
+    return { statusCode, code: CODE_FOR_STATUS[statusCode]!, message: error.message }
   }
   const internal = new InternalError()
   return { statusCode: 500, code: internal.code, message: internal.message }

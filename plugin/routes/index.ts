@@ -11,6 +11,7 @@ import { errorHandler } from '../error-handler.js'
 import { auditRoutes } from './audit.js'
 import { fileRoutes } from './files.js'
 import { signedRoutes } from './signed.js'
+import { registerStrictHttp } from './strict-http.js'
 import { trashRoutes } from './trash.js'
 import { uploadRoutes } from './uploads.js'
 
@@ -20,6 +21,7 @@ export async function spacesRoutes(app: FastifyInstance, { storage, access }: Ro
   const { maxUploadBytes } = storage.options
   app.setErrorHandler(errorHandler(maxUploadBytes))
   registerAuditHooks(app, storage.ledger, access)
+  registerStrictHttp(app)
   await app.register(multipart, {
     // Never buffered: each file part is streamed to the store as it arrives. busboy's own limit
     // sits one byte above ours: it truncates silently, while our meter fails the upload with 413.
