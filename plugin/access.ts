@@ -110,6 +110,31 @@ function resultOf(status: number): AuditInput['result'] {
 /** Headers that describe a file body: an error answer sent in its place must not keep them. */
 const BODY_HEADERS = ['content-disposition', 'content-range', 'etag', 'last-modified', 'accept-ranges', 'content-type']
 
+/** One audit event: what the request and its caller say, plus what the handler noted. */
+export function auditEvent(
+  request: FastifyRequest,
+  who: Identity | undefined,
+  action: AuditAction,
+  note: AuditNote & { status: number },
+): AuditInput {
+  return {
+    actor: note.actor?.sub ?? who?.sub ?? null,
+    org: note.actor?.org ?? who?.org ?? null,
+    roles: who?.roles ?? [],
+    ip: request.ip ?? null,
+    userAgent: request.headers['user-agent'] ?? null,
+    requestId: request.id,
+    action: note.action ?? action,
+    key: note.key ?? null,
+    result: resultOf(note.status),
+    status: note.status,
+    errorCode: note.errorCode ?? null,
+    bytes: note.bytes ?? null,
+    sha256: note.sha256 ?? null,
+    ttl: note.ttl ?? null,
+  }
+}
+
 /**
  * Writes the audit events of every route whose config names an `audit` action: on success,
  * denial and failure before the response goes out (onSend waits until they are durable; if they
@@ -136,22 +161,8 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access:
     // All at once: a multi-file upload's events go into one group commit.
     const appends = notes.map((note) => {
       const status = note.status ?? replyStatus
-      return ledger.appendAudit({
-        actor: note.actor?.sub ?? who?.sub ?? null,
-        org: note.actor?.org ?? who?.org ?? null,
-        roles: who?.roles ?? [],
-        ip: request.ip ?? null,
-        userAgent: request.headers['user-agent'] ?? null,
-        requestId: request.id,
-        action: note.action ?? action,
-        key: note.key ?? askedKey ?? null,
-        result: resultOf(status),
-        status,
-        errorCode: note.errorCode ?? (status >= 400 ? (entry.errorCode ?? (aborted ? 'CLIENT_ABORTED' : null)) : null),
-        bytes: note.bytes ?? null,
-        sha256: note.sha256 ?? null,
-        ttl: note.ttl ?? null,
-      })
+      const errorCode = note.errorCode ?? (status >= 400 ? (entry.errorCode ?? (aborted ? 'CLIENT_ABORTED' : null)) : null)
+      return ledger.appendAudit(auditEvent(request, who, action, { ...note, key: note.key ?? askedKey, status, errorCode }))
     })
     const failures = (await Promise.allSettled(appends)).filter((r) => r.status === 'rejected')
     if (failures.length > 0) {

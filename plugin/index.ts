@@ -31,7 +31,8 @@ async function fastifySpaces(app: FastifyInstance, options: FastifySpacesPluginO
     new S3Store({ connection: validateConnection(options.spaces!), partSize: resolved.partSize, queueSize: resolved.queueSize })
   const ownLedger = !isLedger(options.ledger)
   const ledger = isLedger(options.ledger) ? options.ledger : await openLedger(options.ledger)
-  const storage = new Storage({ store, ledger, options: resolved, log: app.log, instanceId: options.instanceId })
+  const access = createAccess(options)
+  const storage = new Storage({ store, ledger, options: resolved, log: app.log, instanceId: options.instanceId, access })
 
   app.decorate('storage', storage)
   app.decorate('spacesErrors', errors)
@@ -43,7 +44,7 @@ async function fastifySpaces(app: FastifyInstance, options: FastifySpacesPluginO
   // Registered after the close hook above, so it stops first: the ledger closes last.
   if (resolved.sweep) startSweep(app, storage, resolved.sweep, app.log)
   if (resolved.routes) {
-    await app.register(spacesRoutes, { prefix: options.prefix, storage, access: createAccess(options) })
+    await app.register(spacesRoutes, { prefix: options.prefix, storage, access })
   }
   if (options.console) await registerConsole(app, options, resolved.systems)
 }

@@ -6,6 +6,7 @@ import type { ByteRange, GetResult, ObjectStore } from './drivers/types.js'
 import type { AuditAction, FileRecord, Ledger, ObjectRow, TrashRecord } from './ledger/types.js'
 import type { ResolvedOptions } from './options.js'
 import {
+  ConfigInvalidError,
   ConflictError,
   NotFoundError,
   RestoreConflictError,
@@ -16,6 +17,8 @@ import {
 } from './errors.js'
 import { TRASH_PREFIX, parseKey, type KeyParts } from './keys.js'
 import { UploadMeter } from './upload-meter.js'
+import type { Access } from './access.js'
+import { uploadAsCaller, type CallerUploadInput, type RequestScope } from './caller.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
@@ -44,15 +47,25 @@ export class Storage {
   /** This instance, as named on the uploads it reserves (`owner`) and on its lease. */
   readonly instanceId: string
   private readonly log: StorageLogger
+  /** The plugin's identity and policy, for calls made for a request's caller. */
+  private readonly access?: Access
   /** Reservations this process is streaming right now: never "stale", however long they take. */
   private readonly inflight = new Set<string>()
 
-  constructor(deps: { store: ObjectStore; ledger: Ledger; options: ResolvedOptions; log: StorageLogger; instanceId?: string }) {
+  constructor(deps: {
+    store: ObjectStore
+    ledger: Ledger
+    options: ResolvedOptions
+    log: StorageLogger
+    instanceId?: string
+    access?: Access
+  }) {
     this.store = deps.store
     this.ledger = deps.ledger
     this.options = deps.options
     this.log = deps.log
     this.instanceId = deps.instanceId ?? randomUUID()
+    this.access = deps.access
   }
 
   /** Renews this instance's lease: until it lapses, other instances leave its uploads alone. */
@@ -80,8 +93,22 @@ export class Storage {
   /**
    * Reserve the key, stream the bytes (hashed and size-checked on the way), tag the object with
    * its sha256, then commit. Any failure marks the reservation failed and leaves nothing stored.
+   *
+   * With `{ request }` the upload is made for that request's caller, as the plugin's own routes
+   * make it: the caller is the actor, the policy decides (403 otherwise), and an audit event is
+   * written whatever the outcome. Without it, the call acts as the system: no policy, no audit.
    */
-  async upload(input: UploadInput): Promise<FileRecord> {
+  upload(input: UploadInput): Promise<FileRecord>
+  upload(input: CallerUploadInput, scope: RequestScope): Promise<FileRecord>
+  async upload(input: UploadInput | CallerUploadInput, scope?: RequestScope): Promise<FileRecord> {
+    if (scope) {
+      if (!this.access) throw new ConfigInvalidError('upload(..., { request }) needs the storage the plugin decorates the app with')
+      return uploadAsCaller(this, this.access, scope, input as CallerUploadInput)
+    }
+    return this.uploadStream(input as UploadInput)
+  }
+
+  private async uploadStream(input: UploadInput): Promise<FileRecord> {
     const parts = this.parseKey(input.key)
     this.checkContentType(input.contentType)
     const reservation = await this.ledger.reserve({
