@@ -1,7 +1,15 @@
 #!/usr/bin/env node
 // spaces-proxy: the sidecar's command line. Each command lives in commands/ and exports
 // { summary, usage, run(args) }; run returns the exit code.
-import { commands } from './commands/index.js'
+import { missingPackagesMessage } from './requirements.js'
+
+// Checked before the commands load: they import the sidecar's optional peers.
+const missing = missingPackagesMessage()
+if (missing) {
+  process.stderr.write(missing)
+  process.exit(1)
+}
+const { commands } = await import('./commands/index.js')
 
 function help(): string {
   const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(14)} ${command.summary}`)
