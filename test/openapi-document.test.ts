@@ -22,7 +22,7 @@ const KEY_PATH = '/v1/files/{orgId}/{system}/{objectType}/{objectId}/{filename}'
 /** Operations that take no request body although their method could carry one. */
 const BODILESS = new Set(['restoreTrash'])
 
-async function documentAndRoutes(t: Parameters<Parameters<typeof test>[1]>[0]) {
+async function documentAndRoutes(t: { teardown(fn: () => unknown): void }) {
   const routes: RouteOptions[] = []
   const server = await buildServer(t, {}, { onRoute: (route) => void routes.push(route) })
   const doc = (await server.app.inject({ method: 'GET', url: '/docs/json' })).json() as Document

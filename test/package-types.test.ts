@@ -59,6 +59,13 @@ test('every type the public declarations mention is exported from the entry poin
   }
 
   t.same(Object.fromEntries(missing), {}, 'types reachable from the public API but not exported (name: where it is used)')
+  // Hosts may not skip library checks: our declarations must hold on their own.
+  const problems = program
+    .getSourceFiles()
+    .filter((file) => file.fileName.startsWith(OURS))
+    .flatMap((file) => [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)])
+    .map((d) => `${d.file?.fileName}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`)
+  t.same(problems, [], 'the declarations type-check')
   for (const name of ['UploadInput', 'LocalDiskStoreOptions', 'S3StoreOptions', 'SqliteLedgerOptions', 'FastifySpacesPluginOptions', 'RequestScope']) {
     t.ok([...exported].some((s) => s.name === name), `${name} is exported`)
   }
