@@ -3,7 +3,7 @@
 // `app.storage.upload` takes, what the routes return. Walks the built declarations with the
 // TypeScript compiler.
 import { test } from 'tap'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { resolve, sep } from 'node:path'
 import ts from 'typescript'
 
@@ -66,6 +66,16 @@ test('every type the public declarations mention is exported from the entry poin
     .flatMap((file) => [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)])
     .map((d) => `${d.file?.fileName}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`)
   t.same(problems, [], 'the declarations type-check')
+  // ...and name only what every install has: our dependencies, the fastify peer and Node's own.
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> }
+  const allowed = new Set([...Object.keys(pkg.dependencies), 'fastify'])
+  const imported = program
+    .getSourceFiles()
+    .filter((file) => file.fileName.startsWith(OURS))
+    .flatMap((file) => file.statements.filter(ts.isImportDeclaration).map((i) => (i.moduleSpecifier as ts.StringLiteral).text))
+    .filter((name) => !name.startsWith('.') && !name.startsWith('node:'))
+    .map((name) => (name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0]!))
+  t.same([...new Set(imported)].filter((name) => !allowed.has(name)), [], 'no optional package in the public types')
   for (const name of ['UploadInput', 'LocalDiskStoreOptions', 'S3StoreOptions', 'SqliteLedgerOptions', 'FastifySpacesPluginOptions', 'RequestScope']) {
     t.ok([...exported].some((s) => s.name === name), `${name} is exported`)
   }

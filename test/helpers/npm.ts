@@ -4,7 +4,7 @@
 // SQLite for minutes, so a loopback server plays GitHub's part with the binding this checkout
 // built at `npm ci` (prebuild-install's documented mirror setting). The script still runs.
 import { execFile, execFileSync } from 'node:child_process'
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -47,6 +47,19 @@ export function emptyApp(label: string, extra: Record<string, unknown> = {}): st
   const dir = mkdtempSync(join(tmpdir(), `fastify-spaces-${label}-`))
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `${label}-app`, private: true, type: 'module', ...extra }, null, 2))
   return dir
+}
+
+/**
+ * This checkout's node_modules as `dir`'s, entry by entry, so code there resolves what the repo
+ * has installed; with `self`, this checkout itself as 'fastify-spaces' (resolved through its
+ * package.json exports, as an install would).
+ */
+export function linkRepoModules(dir: string, options: { self?: boolean } = {}): void {
+  mkdirSync(join(dir, 'node_modules'))
+  for (const entry of readdirSync(join(REPO, 'node_modules'))) {
+    if (!entry.startsWith('.')) symlinkSync(join(REPO, 'node_modules', entry), join(dir, 'node_modules', entry))
+  }
+  if (options.self) symlinkSync(REPO, join(dir, 'node_modules', 'fastify-spaces'))
 }
 
 export interface InstallOptions {
