@@ -4,7 +4,7 @@
 // first everything with --ignore-scripts (pnpm 10's default), which must type-check and must not
 // pull in better-sqlite3 or the sidecar's packages; then better-sqlite3 with its install script
 // allowed, for the example as the README writes it, on a SQLite ledger.
-import { test, type Test } from 'tap'
+import tap, { test, type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -23,6 +23,10 @@ import {
   sh,
 } from './helpers/npm.js'
 import { STRICT_TSCONFIG, readmeTypeScript } from './helpers/readme.js'
+
+// Two npm installs and a tsc run: a few minutes on a busy two-core machine, more than the
+// suite's default per file.
+tap.setTimeout(10 * 60_000)
 
 /** The oldest fastify the peer range admits, and so the one we prove. */
 const OLDEST_FASTIFY = '5.0.0'
