@@ -45,7 +45,7 @@ const cases: Array<{ name: string; specs: string[] }> = [
   { name: 'baseline: 0.1.0 + @fastify/jwt (the old plugin example)', specs: [...(await baselineSpecs()), peer('@fastify/jwt')] },
   { name: 'plugin, your own Ledger', specs: [tarball, peer('fastify')] },
   { name: 'plugin + SQLite ledger + @fastify/jwt (the README example)', specs: [tarball, peer('fastify'), peer('better-sqlite3'), peer('@fastify/jwt')] },
-  { name: 'sidecar (spaces-proxy)', specs: [tarball, ...SIDECAR_PACKAGES.map(peer)] },
+  { name: 'sidecar (spaces-proxy, SQLite ledger)', specs: [tarball, ...SIDECAR_PACKAGES.map(peer), peer('better-sqlite3')] },
 ]
 
 const rows: string[] = []

@@ -3,10 +3,13 @@
 // install instead of failing with ERR_MODULE_NOT_FOUND.
 import { createRequire } from 'node:module'
 
-/** What the sidecar and its commands import beyond the plugin's own dependencies. */
+/**
+ * What the sidecar and its commands import beyond the plugin's own dependencies. The ledger's
+ * driver (better-sqlite3, or pg with LEDGER_URL) is not here: it loads when the ledger opens, and
+ * a missing one is FST_SPACES_LEDGER_DRIVER_MISSING, naming it.
+ */
 export const SIDECAR_PACKAGES = [
   'fastify',
-  'better-sqlite3',
   '@fastify/cors',
   '@fastify/jwt',
   '@fastify/swagger',

@@ -3,13 +3,15 @@
 // against the S3 server. One install serves every check, each honest about how it was made:
 // first everything with --ignore-scripts (pnpm 10's default), which must type-check and must not
 // pull in better-sqlite3 or the sidecar's packages; then better-sqlite3 with its install script
-// allowed, for the example as the README writes it, on a SQLite ledger.
+// allowed, for the example as the README writes it, on a SQLite ledger. The first run uses the
+// PostgreSQL ledger, whose driver (pg) is plain JavaScript.
 import tap, { test, type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createSigner } from 'fast-jwt'
+import { freshSchema } from './helpers/pg.js'
 import { createTestBucket, type TestBucket } from './helpers/s3.js'
 import { spacesEnv } from './helpers/server.js'
 import {
@@ -42,7 +44,7 @@ interface LedgerCase {
   packages: string[]
   /** Replaces the README's ledger line; undefined keeps it. */
   ledgerLine?: string
-  env(): Promise<Record<string, string>>
+  env(t: Test): Promise<Record<string, string>>
 }
 
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
@@ -51,6 +53,18 @@ const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
 }
 
 const sqlite: LedgerCase = { name: 'sqlite', packages: [`better-sqlite3@${pkg.peerDependencies['better-sqlite3']}`], env: async () => ({}) }
+const postgres: LedgerCase = {
+  name: 'postgres',
+  packages: [`pg@${pkg.peerDependencies.pg}`],
+  ledgerLine: 'ledger: { url: process.env.LEDGER_URL! },',
+  env: async (t) => ({ LEDGER_URL: (await freshSchema(t, 'pkg')).url }),
+}
+
+/** The README's example on the given ledger, as a module of the app. */
+function exampleFor(ledger: LedgerCase): string {
+  const example = pluginExample()
+  return ledger.ledgerLine ? example.replace(README_LEDGER, ledger.ledgerLine) : example
+}
 
 function pluginExample(): string {
   const example = readmeTypeScript().find((block) => block.includes('app.storage.upload('))
@@ -151,6 +165,7 @@ test('packed, installed into a fresh strict TypeScript app on fastify 5.0, the R
     `@fastify/jwt@${pkg.peerDependencies['@fastify/jwt']}`,
     `typescript@${installedVersion('typescript')}`,
     `@types/node@${installedVersion('@types/node')}`,
+    ...postgres.packages,
   ], { ignoreScripts: true })
   t.same(badEngines(blocked), [], 'no EBADENGINE warning')
   t.equal(JSON.parse(readFileSync(join(dir, 'node_modules/fastify/package.json'), 'utf8')).version, OLDEST_FASTIFY, 'one fastify: the host one')
@@ -160,12 +175,11 @@ test('packed, installed into a fresh strict TypeScript app on fastify 5.0, the R
   }
 
   const sidecar = await sh(process.execPath, ['node_modules/.bin/spaces-proxy', 'serve'], { cwd: dir }).catch((err: Error) => err.message)
-  t.match(sidecar, /spaces-proxy needs packages that the plugin alone does not: better-sqlite3, @fastify\/cors/, 'the sidecar names what it lacks')
-  t.match(sidecar, /npm install 'better-sqlite3@\^12/, 'and the line to install it')
+  t.match(sidecar, /spaces-proxy needs packages that the plugin alone does not: @fastify\/cors, @fastify\/swagger,/, 'the sidecar names what it lacks')
+  t.match(sidecar, /npm install '@fastify\/cors@\^11/, 'and the line to install it')
 
   mkdirSync(join(dir, 'src'))
-  const example = pluginExample()
-  writeFileSync(join(dir, 'src/example-sqlite.ts'), example)
+  for (const ledger of [sqlite, postgres]) writeFileSync(join(dir, `src/example-${ledger.name}.ts`), exampleFor(ledger))
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(STRICT_TSCONFIG, null, 2))
   const tsc = await sh(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], { cwd: dir }).then(
     () => '',
@@ -173,14 +187,28 @@ test('packed, installed into a fresh strict TypeScript app on fastify 5.0, the R
   )
   t.equal(tsc, '', 'the README example type-checks against the installed package and fastify 5.0')
 
+  // The README example as written asks for SQLite, whose driver is not installed: a coded error
+  // that names it, not "Could not locate the bindings file".
+  const noDriver = await start(dir, 'dist/example-sqlite.js', { ...spacesEnv(bucket), JWT_SECRET: SECRET }).then(
+    async (app) => `started: ${await app.stop()}`,
+    (err: Error) => err.message,
+  )
+  t.match(noDriver, /FST_SPACES_LEDGER_DRIVER_MISSING/, 'without better-sqlite3, { path } fails with a code')
+  t.match(noDriver, /npm install better-sqlite3@12/, 'and names what to install')
+
+  const pgBucket = await createTestBucket(t, 'pkg-pg')
+  const onPostgres = await start(dir, 'dist/example-postgres.js', { ...spacesEnv(pgBucket), JWT_SECRET: SECRET, ...(await postgres.env(t)) })
+  await exerciseExample(t, onPostgres, pgBucket)
+  t.equal(await onPostgres.stop(), 0, 'SIGTERM: app.close() and a clean exit (PostgreSQL ledger)')
+
   // 2. better-sqlite3, with its install script allowed: the example as the README writes it.
   const scripted = await npmInstall(dir, sqlite.packages, { env: mirror.env })
   t.same(badEngines(scripted), [], 'no EBADENGINE warning')
   t.ok(existsSync(join(dir, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node')), "better-sqlite3's install script ran")
-  const env = { ...spacesEnv(bucket), JWT_SECRET: SECRET, ...(await sqlite.env()) }
+  const env = { ...spacesEnv(bucket), JWT_SECRET: SECRET, ...(await sqlite.env(t)) }
   const app = await start(dir, 'dist/example-sqlite.js', env)
   await exerciseExample(t, app, bucket)
-  t.equal(await app.stop(), 0, 'SIGTERM: app.close() and a clean exit')
+  t.equal(await app.stop(), 0, 'SIGTERM: app.close() and a clean exit (SQLite ledger)')
   t.ok(existsSync(join(dir, 'data/ledger.db')), 'the ledger file is where the README says')
   t.notOk(existsSync(join(dir, 'data/ledger.db-wal')), 'and the plugin closed it (SQLite folds the WAL back in on close)')
 })
