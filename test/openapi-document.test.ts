@@ -95,7 +95,7 @@ test('every operation has a name, a described success, its errors in the error s
       const schema = op.responses[status]!.content?.['application/json']?.schema
       t.same(schema?.required, ['statusCode', 'code', 'error', 'message'], `${name} ${status}: the error shape`)
     }
-    const takesBody = (method === 'PUT' || method === 'POST') && !BODILESS.has(op.operationId!)
+    const takesBody = ['PUT', 'POST', 'PATCH'].includes(method) && !BODILESS.has(op.operationId!)
     t.equal(Boolean(op.requestBody), takesBody, `${name}: ${takesBody ? 'a request body' : 'no request body'}`)
   }
   const put = doc.paths[KEY_PATH]!.put!
