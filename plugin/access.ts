@@ -27,6 +27,8 @@ interface RequestAudit {
   notes: AuditNote[]
   errorCode?: string
   written?: boolean
+  /** Steps of a longer upload (a tus PATCH, a part URL) that are not file operations themselves. */
+  quiet?: boolean
 }
 
 const state = new WeakMap<FastifyRequest, RequestAudit>()
@@ -51,6 +53,12 @@ export interface Access {
   note(request: FastifyRequest, note: AuditNote): void
   /** Starts another audit event for the same request (one per file of a multi-file upload). */
   addEvent(request: FastifyRequest, note: AuditNote): void
+  /**
+   * Whether the request writes its audit events: off for the steps of a longer upload (each tus
+   * PATCH, each part URL), which is audited once, when it completes, fails or is refused.
+   * Denials (401, 403) are audited whatever this says.
+   */
+  quiet(request: FastifyRequest, quiet?: boolean): void
 }
 
 function defaultIdentify(request: FastifyRequest): Identity | undefined {
@@ -99,7 +107,14 @@ export function createAccess(options: Pick<FastifySpacesOptions, 'identify' | 'a
     else Object.assign(notes[notes.length - 1]!, fields)
   }
 
-  return { identity, require, allows, note, addEvent: (request, fields) => auditOf(request).notes.push(fields) }
+  return {
+    identity,
+    require,
+    allows,
+    note,
+    addEvent: (request, fields) => auditOf(request).notes.push(fields),
+    quiet: (request, quiet = true) => void (auditOf(request).quiet = quiet),
+  }
 }
 
 function resultOf(status: number): AuditInput['result'] {
@@ -151,6 +166,7 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access:
     // Once only: the error answer a failed write turns into passes through onSend again.
     entry.written = true
     const replyStatus = aborted ? 499 : (reply?.statusCode ?? 500)
+    if (entry.quiet && replyStatus !== 401 && replyStatus !== 403) return
     // Refused before the handler ran (no token): still say which file was asked for.
     const askedKey = request.routeOptions.url?.endsWith('/files/*') ? (request.params as { '*'?: string })['*'] : undefined
     const notes = entry.notes.length > 0 ? entry.notes : [{}]

@@ -79,6 +79,34 @@ export const UploadMismatchError = createError(
   400,
 )
 
+// Resumable (tus) uploads.
+export const OffsetMismatchError = createError(
+  'FST_SPACES_OFFSET_MISMATCH',
+  'Upload-Offset does not match the %s bytes received; send HEAD and resume from there',
+  409,
+)
+export const UploadLockedError = createError(
+  'FST_SPACES_UPLOAD_LOCKED',
+  'Another request is appending to this upload; retry in a moment',
+  423,
+)
+export const UploadExpiredError = createError(
+  'FST_SPACES_UPLOAD_EXPIRED',
+  'This upload expired or was terminated; start a new one',
+  410,
+)
+export const ChecksumMismatchError = createError(
+  'FST_SPACES_CHECKSUM_MISMATCH',
+  'The body does not match its Upload-Checksum; nothing of it was kept, send it again',
+  460,
+)
+export const LengthRequiredError = createError('FST_SPACES_LENGTH_REQUIRED', 'Send Content-Length with %s', 411)
+export const UnsupportedTusVersionError = createError(
+  'FST_SPACES_TUS_VERSION',
+  'Tus-Resumable must be 1.0.0',
+  412,
+)
+
 // Storage and ledger failures. Retryable: nothing was recorded as stored.
 export const StorageError = createError(
   'FST_SPACES_STORAGE_ERROR',
@@ -127,6 +155,12 @@ export const errors = {
   UploadInProgressError,
   RestoreConflictError,
   UploadMismatchError,
+  OffsetMismatchError,
+  UploadLockedError,
+  UploadExpiredError,
+  ChecksumMismatchError,
+  LengthRequiredError,
+  UnsupportedTusVersionError,
   StorageError,
   StorageUnavailableError,
   LedgerError,

@@ -91,6 +91,11 @@ export interface FastifySpacesOptions {
   /** Multipart part size and parts in flight per upload: memory per upload is about (queue + 1) x part. */
   partSize?: number
   queueSize?: number
+  /**
+   * Seconds an unfinished resumable (tus) or browser multipart upload is kept after its last
+   * progress; then the sweep aborts it and removes what it staged. Default 86400 (24 h).
+   */
+  uploadExpirySeconds?: number
 }
 
 export interface ResolvedOptions {
@@ -107,6 +112,7 @@ export interface ResolvedOptions {
   sweep: false | Required<SweepOptions>
   partSize: number
   queueSize: number
+  uploadExpirySeconds: number
 }
 
 const MIB = 1024 * 1024
@@ -250,5 +256,6 @@ export function resolveOptions(options: FastifySpacesOptions, randomSecret: () =
           },
     partSize,
     queueSize: positiveInteger('queueSize', options.queueSize, DEFAULT_QUEUE_SIZE),
+    uploadExpirySeconds: positiveInteger('uploadExpirySeconds', options.uploadExpirySeconds, 86_400),
   }
 }

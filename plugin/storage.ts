@@ -9,16 +9,19 @@ import {
   ConfigInvalidError,
   ConflictError,
   NotFoundError,
+  PayloadTooLargeError,
   RestoreConflictError,
   StorageError,
   TrashNotFoundError,
   UnsupportedTypeError,
-  UploadMismatchError,
 } from './errors.js'
 import { TRASH_PREFIX, parseKey, type KeyParts } from './keys.js'
 import { UploadMeter } from './upload-meter.js'
 import type { Access } from './access.js'
 import { uploadAsCaller, type CallerUploadInput, type RequestScope } from './caller.js'
+import { DirectUploads } from './uploads/direct.js'
+import { BrowserMultipart } from './uploads/multipart.js'
+import { ResumableUploads } from './uploads/resumable.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
@@ -51,6 +54,12 @@ export class Storage {
   private readonly access?: Access
   /** Reservations this process is streaming right now: never "stale", however long they take. */
   private readonly inflight = new Set<string>()
+  /** Presigned PUT uploads, completed by a later call. */
+  readonly direct: DirectUploads
+  /** Presigned S3 multipart uploads (Uppy's multipart mode). */
+  readonly multipart: BrowserMultipart
+  /** Resumable uploads (tus), on S3 multipart, resumable on any instance. */
+  readonly resumable: ResumableUploads
 
   constructor(deps: {
     store: ObjectStore
@@ -66,6 +75,9 @@ export class Storage {
     this.log = deps.log
     this.instanceId = deps.instanceId ?? randomUUID()
     this.access = deps.access
+    this.direct = new DirectUploads(this)
+    this.multipart = new BrowserMultipart(this)
+    this.resumable = new ResumableUploads(this)
   }
 
   /** Renews this instance's lease: until it lapses, other instances leave its uploads alone. */
@@ -258,49 +270,19 @@ export class Storage {
     return row
   }
 
-  /**
-   * Holds the key for a direct browser upload until it is completed or expires: a pending row
-   * that carries the size the browser promised.
-   */
-  async expectDirectUpload(input: { key: string; contentType: string; size: number; actor: string }): Promise<void> {
-    const parts = this.parseKey(input.key)
-    await this.ledger.reserve({
-      key: parts.key,
-      parts,
-      contentType: input.contentType,
-      actor: input.actor,
-      overwrite: false,
-      expectedSize: input.size,
-      owner: this.instanceId,
-    })
+  /** The size and type rules every upload obeys, whichever way its bytes arrive. */
+  checkUpload(input: { size: number; contentType: string }): void {
+    if (input.size > this.options.maxUploadBytes) throw new PayloadTooLargeError(this.options.maxUploadBytes)
+    this.checkContentType(input.contentType)
   }
 
-  /** Records an object a browser uploaded straight to the store, once it matches what was asked. */
-  async completeDirectUpload(input: { key: string; actor: string }): Promise<FileRecord> {
-    const pending = await this.ledger.getPending(input.key)
-    if (!pending || this.inflight.has(pending.id)) {
-      throw new UploadMismatchError('no direct upload was started for this key, or it has expired')
-    }
-    try {
-      const info = await this.store.head(pending.key)
-      if (!info) throw new UploadMismatchError('nothing was uploaded to this key')
-      if (info.size !== pending.expectedSize || info.contentType !== pending.contentType) {
-        await this.store.delete(pending.key)
-        throw new UploadMismatchError(
-          `expected ${pending.expectedSize} bytes of ${pending.contentType}, found ${info.size} bytes of ${info.contentType}`,
-        )
-      }
-      const sha256 = await this.hashStored(pending.key)
-      await this.store.setTags(pending.key, { sha256 })
-      return await this.ledger.commit(pending.id, { size: info.size, sha256, etag: info.etag })
-    } catch (err) {
-      await this.ledger.fail(pending.id, (err as Error).message)
-      throw err
-    }
+  /** When an unfinished resumable or multipart upload that makes progress now expires. */
+  uploadExpiry(now = new Date()): Date {
+    return new Date(now.getTime() + this.options.uploadExpirySeconds * 1000)
   }
 
-  /** Reads an object back to hash it: the store never saw our meter. */
-  private async hashStored(key: string): Promise<string> {
+  /** Reads an object back to hash it, for bytes that never passed through our meter. */
+  async hashStored(key: string): Promise<string> {
     const meter = new UploadMeter(Number.MAX_SAFE_INTEGER)
     const { body } = await this.store.get(key)
     await new Promise<void>((resolve, reject) => pipeline(body, meter.resume(), (err) => (err ? reject(err) : resolve())))
@@ -320,6 +302,12 @@ export class Storage {
     const alive = new Map<string, boolean>()
     for (const row of await this.ledger.listStalePending(now)) {
       if (!(await this.isAbandoned(row, now, options, alive))) continue
+      if (row.kind !== 'stream') {
+        const outcome = await this.settleUpload(row)
+        if (outcome === 'committed') committed.push(row.key)
+        else if (outcome === 'failed') failed.push(row.key)
+        continue
+      }
       const verified = (await this.ledger.getLive(row.key)) ? undefined : await this.verifyStored(row.key)
       if (verified) {
         const record = await this.ledger.commit(row.id, verified)
@@ -357,6 +345,19 @@ export class Storage {
     return isAbandoned(row, now, rule)
   }
 
+  /** Uploads completed by a later call, past their expiry: finished when their bytes are all there, else removed. */
+  private async settleUpload(row: ObjectRow): Promise<'committed' | 'failed' | 'busy'> {
+    try {
+      if (row.kind === 'direct') return await this.direct.settle(row)
+      if (row.kind === 'multipart') return await this.multipart.settle(row)
+      return await this.resumable.settle(row)
+    } catch (err) {
+      // The store or ledger failed: leave it for the next sweep.
+      this.warn(err, 'settling an expired upload failed; the next sweep tries again')
+      return 'busy'
+    }
+  }
+
   /** Audit events for work no request asked for (sweeps, recovery, CLI). */
   async systemAudit(
     action: AuditAction,
@@ -389,6 +390,10 @@ export class Storage {
     return { size: info.size, sha256, etag: info.etag, contentType: info.contentType }
   }
 
+  warnOf(cause: unknown, msg: string): void {
+    this.warn(cause, msg)
+  }
+
   private warn(cause: unknown, msg: string): void {
     this.log.warn({ err: cause }, msg)
   }
@@ -406,8 +411,14 @@ export interface StaleRule {
 }
 
 export function isAbandoned(row: ObjectRow, now: Date, rule: StaleRule): boolean {
-  const ageSeconds = (now.getTime() - Date.parse(row.createdAt)) / 1000
   const streamed = rule.staleAfterSeconds ?? 0
+  // Uploads that outlive a request carry their own expiry (renewed as they make progress); a
+  // presigned URL may still be used up to its expiry, plus the grace for clock skew.
+  if (row.kind !== 'stream' && row.expiresAt !== null) {
+    const graceSeconds = row.kind === 'direct' ? rule.directGraceSeconds : 0
+    return now.getTime() >= Date.parse(row.expiresAt) + graceSeconds * 1000
+  }
+  const ageSeconds = (now.getTime() - Date.parse(row.createdAt)) / 1000
   return ageSeconds >= (row.expectedSize === null ? streamed : Math.max(streamed, rule.directGraceSeconds))
 }
 

@@ -14,6 +14,7 @@ import type { ObjectStore } from '../plugin/drivers/types.js'
 import { errorHandler } from '../plugin/error-handler.js'
 import { RouteNotFoundError } from '../plugin/errors.js'
 import { openLedger } from '../plugin/ledger/open.js'
+import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from '../plugin/tus/protocol.js'
 import type { Ledger } from '../plugin/ledger/types.js'
 import type { LedgerLocation } from '../plugin/ledger/open.js'
 import { registerJwt, requireBearer } from './auth.js'
@@ -50,6 +51,7 @@ export function pluginOptions(config: ServerConfig, store: ObjectStore, ledger: 
     allowedContentTypes: config.allowedContentTypes,
     trashRetentionDays: config.trashRetentionDays,
     sweep: { intervalSeconds: config.sweepIntervalSeconds, leaseSeconds: config.instanceLeaseSeconds },
+    uploadExpirySeconds: config.uploadExpirySeconds,
     signedUrls: { ...config.signedUrls, secret: signingKey(config.signingSecret) },
   }
 }
@@ -123,9 +125,10 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
 
   await app.register(cors, {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
-    methods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'Range', 'If-None-Match', 'If-Range', 'X-Request-Id'],
-    exposedHeaders: ['ETag', 'Content-Range', 'Content-Disposition', 'Content-Length', 'Accept-Ranges', 'Location', 'X-Request-Id'],
+    methods: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'],
+    // tus clients (tus-js-client, Uppy) send and read the protocol's headers; retries send their keys.
+    allowedHeaders: ['Authorization', 'Content-Type', 'Range', 'If-None-Match', 'If-Range', 'X-Request-Id', 'Idempotency-Key', 'Repr-Digest', ...TUS_REQUEST_HEADERS],
+    exposedHeaders: ['ETag', 'Content-Range', 'Content-Disposition', 'Content-Length', 'Accept-Ranges', 'Location', 'X-Request-Id', ...TUS_RESPONSE_HEADERS],
     maxAge: 3000,
   })
   await registerJwt(app, config.jwt)

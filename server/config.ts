@@ -47,6 +47,7 @@ export const envJsonSchema = {
     SIGNED_URL_TTL_MAX: { type: 'integer', minimum: 1, default: 900 },
 
     TRASH_RETENTION_DAYS: { type: 'integer', minimum: 1, default: 30 },
+    UPLOAD_EXPIRY_SECONDS: { type: 'integer', minimum: 60, default: 86_400 },
     SWEEP_INTERVAL_SECONDS: { type: 'integer', minimum: 0, default: 3600 },
     INSTANCE_LEASE_SECONDS: { type: 'number', exclusiveMinimum: 0, default: 30 },
 
@@ -90,6 +91,7 @@ interface RawEnv {
   SIGNED_URL_TTL_MIN: number
   SIGNED_URL_TTL_MAX: number
   TRASH_RETENTION_DAYS: number
+  UPLOAD_EXPIRY_SECONDS: number
   SWEEP_INTERVAL_SECONDS: number
   INSTANCE_LEASE_SECONDS: number
   CONNECTION_TIMEOUT_MS: number
@@ -132,6 +134,8 @@ export interface ServerConfig {
   systems: string[]
   signedUrls: { defaultTtl: number; minTtl: number; maxTtl: number }
   trashRetentionDays: number
+  /** Unfinished resumable (tus) and browser multipart uploads are removed this long after their last progress. */
+  uploadExpirySeconds: number
   sweepIntervalSeconds: number
   /** How long an instance's lease lives without renewal (renewed every third of it). */
   instanceLeaseSeconds: number
@@ -232,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     systems: list(raw.SYSTEMS),
     signedUrls: { defaultTtl: raw.SIGNED_URL_TTL, minTtl: raw.SIGNED_URL_TTL_MIN, maxTtl: raw.SIGNED_URL_TTL_MAX },
     trashRetentionDays: raw.TRASH_RETENTION_DAYS,
+    uploadExpirySeconds: raw.UPLOAD_EXPIRY_SECONDS,
     sweepIntervalSeconds: raw.SWEEP_INTERVAL_SECONDS,
     instanceLeaseSeconds: raw.INSTANCE_LEASE_SECONDS,
     timeouts: {

@@ -37,6 +37,7 @@ import type {
 } from './types.js'
 import { StorageError } from '../errors.js'
 import { toStoreError } from './s3-errors.js'
+import { S3Multipart } from './s3-multipart.js'
 
 const GIB = 1024 ** 3
 
@@ -96,11 +97,13 @@ export class S3Store implements ObjectStore {
   readonly bucket: string
   private readonly cdnClient: S3Client | undefined
   private readonly options: S3StoreOptions
+  readonly multipart: S3Multipart
 
   constructor(options: S3StoreOptions) {
     this.options = options
     this.bucket = options.connection.bucket
     this.client = createS3Client(options.connection, options)
+    this.multipart = new S3Multipart(this.client, this.bucket, (operation, run) => this.send(operation, run))
     const cdn = options.connection.cdnEndpoint
     this.cdnClient = cdn ? createCdnPresignClient(options.connection, cdn) : undefined
     const onError = options.onError

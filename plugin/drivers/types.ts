@@ -65,6 +65,40 @@ export interface PresignedRequest {
   headers: Record<string, string>
 }
 
+export interface UploadedPart {
+  partNumber: number
+  etag: string
+  size: number
+}
+
+export interface UploadPartInput {
+  key: string
+  uploadId: string
+  partNumber: number
+  /** Exactly `contentLength` bytes, streamed: the driver never buffers a part. */
+  body: Readable
+  contentLength: number
+  signal?: AbortSignal
+}
+
+/**
+ * S3 multipart uploads as separate steps, for uploads that outlive one request (tus, presigned
+ * browser multipart). Parts are invisible until `complete`, which only the sidecar calls.
+ */
+export interface MultipartOperations {
+  /** Starts a multipart upload at `key`; resolves with its upload id. */
+  create(input: { key: string; contentType: string }): Promise<string>
+  uploadPart(input: UploadPartInput): Promise<{ etag: string }>
+  /** The parts stored so far, in part-number order. */
+  listParts(input: { key: string; uploadId: string }): Promise<UploadedPart[]>
+  /** Assembles the parts into the object at `key`. */
+  complete(input: { key: string; uploadId: string; parts: Array<{ partNumber: number; etag: string }> }): Promise<void>
+  /** One PutObject of a known length, streamed (a resumable upload's short tail). */
+  putSized(input: { key: string; body: Readable; contentLength: number; contentType: string; signal?: AbortSignal }): Promise<void>
+  /** A URL a browser PUTs one part to. */
+  presignPart(input: { key: string; uploadId: string; partNumber: number; expiresIn: number }): Promise<PresignedRequest>
+}
+
 export interface ObjectStore {
   readonly kind: 's3' | 'local'
   /** Resolves with the object as the store now holds it: the caller checks its size against what it sent. */
@@ -84,6 +118,8 @@ export interface ObjectStore {
   /** Short-lived URLs straight to the store. Absent where the store has none (local disk). */
   presignGet?(input: PresignGetInput): Promise<string>
   presignPut?(input: PresignPutInput): Promise<PresignedRequest>
+  /** Multipart uploads in steps (tus, browser multipart). Absent where the store has none (local disk). */
+  readonly multipart?: MultipartOperations
   /** Throws unless the bucket (or directory) is reachable. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -28,7 +28,7 @@ const keyParams = {
 } as const
 
 /** Fires when the client goes away before the request is done, so uploads can stop and clean up. */
-function abortSignalFor(request: FastifyRequest): AbortSignal {
+export function abortSignalFor(request: FastifyRequest): AbortSignal {
   const controller = new AbortController()
   request.raw.once('close', () => {
     if (!request.raw.complete) controller.abort()

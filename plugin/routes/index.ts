@@ -14,6 +14,8 @@ import { signedRoutes } from './signed.js'
 import { registerStrictHttp } from './strict-http.js'
 import { trashRoutes } from './trash.js'
 import { uploadRoutes } from './uploads.js'
+import { multipartRoutes } from './multipart.js'
+import { tusRoutes } from './tus.js'
 
 export async function spacesRoutes(app: FastifyInstance, { storage, access }: RouteDeps): Promise<void> {
   // Pass only the dependencies down: the options object also carries our own `prefix`.
@@ -32,5 +34,7 @@ export async function spacesRoutes(app: FastifyInstance, { storage, access }: Ro
   await app.register(trashRoutes, deps)
   await app.register(signedRoutes, deps)
   await app.register(uploadRoutes, deps)
+  await app.register(multipartRoutes, deps)
+  await app.register(tusRoutes, deps)
   await app.register(auditRoutes, deps)
 }

@@ -1,21 +1,34 @@
-// Direct browser uploads: a presigned PUT that binds type and length, then a completion call that
-// checks what actually arrived before the ledger records it.
+// Direct browser uploads: a presigned PUT to a staging key that binds type and length, then a
+// completion that checks what actually arrived before the ledger records it and moves it into place.
 import type { FastifyInstance } from 'fastify'
 import type { RouteDeps } from './deps.js'
-import { BadRequestError, ConflictError, PayloadTooLargeError } from '../errors.js'
 import { buildKey, datedFilename, uploadFilename } from '../keys.js'
 import { directUploadSchema, errorResponses, fileRecordSchema } from '../schemas.js'
 
-interface UploadBody {
+export interface UploadTarget {
   system: string
   objectType: string
   objectId: string
   filename: string
+}
+
+interface UploadBody extends UploadTarget {
   contentType: string
   size: number
 }
 
-export async function uploadRoutes(app: FastifyInstance, { storage, access }: RouteDeps): Promise<void> {
+/** The key an upload of `filename` gets in the caller's org: the client's directory part dropped, date-prefixed. */
+export function uploadKey(deps: RouteDeps, orgId: string, target: UploadTarget): string {
+  const filename = uploadFilename(target.filename)
+  const named = deps.storage.options.datePrefix ? datedFilename(filename, new Date()) : filename
+  return buildKey({ orgId, system: target.system, objectType: target.objectType, objectId: target.objectId, filename: named }, deps.storage.options)
+}
+
+// A content type goes into a signed header: printable ASCII only (no CR/LF smuggling).
+export const contentTypeSchema = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e][\\x20-\\x7e]*$' } as const
+
+export async function uploadRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  const { storage, access } = deps
   const { defaultTtl } = storage.options.signedUrls
 
   app.post<{ Body: UploadBody }>(
@@ -24,6 +37,8 @@ export async function uploadRoutes(app: FastifyInstance, { storage, access }: Ro
       config: { operation: 'storage.object.presign_upload', audit: 'sign' },
       schema: {
         summary: 'Presigned PUT for a direct browser upload',
+        description:
+          'Reserves the key and returns a URL that accepts exactly this type and length. Asked again by the same user for the same pending key, it returns a fresh URL for the same reservation.',
         operationId: 'createDirectUpload',
         tags: ['uploads'],
         body: {
@@ -35,7 +50,7 @@ export async function uploadRoutes(app: FastifyInstance, { storage, access }: Ro
             objectType: { type: 'string' },
             objectId: { type: 'string' },
             filename: { type: 'string', maxLength: 1024 },
-            contentType: { type: 'string', minLength: 1, maxLength: 255 },
+            contentType: contentTypeSchema,
             size: { type: 'integer', minimum: 0 },
           },
         },
@@ -45,19 +60,17 @@ export async function uploadRoutes(app: FastifyInstance, { storage, access }: Ro
     async (request, reply) => {
       const body = request.body
       const identity = await access.identity(request)
-      const filename = uploadFilename(body.filename)
-      const named = storage.options.datePrefix ? datedFilename(filename, new Date()) : filename
-      const key = buildKey({ orgId: identity.org, ...body, filename: named }, storage.options)
+      const key = uploadKey(deps, identity.org, body)
       access.note(request, { key, ttl: defaultTtl, bytes: body.size })
       await access.require(request, 'write', { orgId: identity.org, system: body.system, key })
-      if (!storage.store.presignPut) throw new BadRequestError('this store takes uploads through PUT /files only')
-      if (body.size > storage.options.maxUploadBytes) throw new PayloadTooLargeError(storage.options.maxUploadBytes)
-      storage.checkContentType(body.contentType)
-      if (await storage.ledger.getLive(key)) throw new ConflictError()
-      await storage.expectDirectUpload({ key, contentType: body.contentType, size: body.size, actor: identity.sub })
-      const signed = await storage.store.presignPut({ key, expiresIn: defaultTtl, contentType: body.contentType, contentLength: body.size })
-      const expiresAt = new Date(Date.now() + defaultTtl * 1000).toISOString()
-      return reply.code(201).send({ key, url: signed.url, method: 'PUT', headers: signed.headers, expiresAt })
+      const signed = await storage.direct.start({
+        parts: storage.parseKey(key),
+        contentType: body.contentType,
+        size: body.size,
+        actor: identity.sub,
+        expiresIn: defaultTtl,
+      })
+      return reply.code(201).send({ key, url: signed.url, method: 'PUT', headers: signed.headers, expiresAt: signed.expiresAt.toISOString() })
     },
   )
 
@@ -67,19 +80,20 @@ export async function uploadRoutes(app: FastifyInstance, { storage, access }: Ro
       config: { operation: 'storage.object.upload_complete', audit: 'upload_complete' },
       schema: {
         summary: 'Record a direct upload once the object matches what was asked',
+        description: '201 when this call recorded it; 200 with the same record when an earlier or concurrent completion did.',
         operationId: 'completeDirectUpload',
         tags: ['uploads'],
         body: { type: 'object', required: ['key'], additionalProperties: false, properties: { key: { type: 'string' } } },
-        response: { 201: fileRecordSchema, ...errorResponses(409) },
+        response: { 200: fileRecordSchema, 201: fileRecordSchema, ...errorResponses(409) },
       },
     },
     async (request, reply) => {
       const parts = storage.parseKey(request.body.key)
       access.note(request, { key: parts.key })
       const identity = await access.require(request, 'write', { orgId: parts.orgId, system: parts.system, key: parts.key })
-      const record = await storage.completeDirectUpload({ key: parts.key, actor: identity.sub })
+      const { record, existing } = await storage.direct.complete({ key: parts.key, actor: identity.sub })
       access.note(request, { bytes: record.size, sha256: record.sha256 })
-      return reply.code(201).send(record)
+      return reply.code(existing ? 200 : 201).send(record)
     },
   )
 }

@@ -1,0 +1,92 @@
+// S3 multipart uploads as separate steps, for uploads that span many requests and instances:
+// tus (the sidecar uploads each part as the bytes arrive) and presigned browser multipart
+// (the browser PUTs parts to presigned URLs). Only the sidecar ever completes an upload.
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3'
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import type { Readable } from 'node:stream'
+import type { MultipartOperations, PresignedRequest, UploadedPart, UploadPartInput } from './types.js'
+import { StorageError } from '../errors.js'
+
+type Send = <T>(operation: string, run: () => Promise<T>) => Promise<T>
+
+export class S3Multipart implements MultipartOperations {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly send: Send,
+  ) {}
+
+  async create({ key, contentType }: { key: string; contentType: string }): Promise<string> {
+    const out = await this.send('CreateMultipartUpload', () =>
+      this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: contentType })),
+    )
+    if (!out.UploadId) throw new StorageError('CreateMultipartUpload: no upload id')
+    return out.UploadId
+  }
+
+  async uploadPart({ key, uploadId, partNumber, body, contentLength, signal }: UploadPartInput): Promise<{ etag: string }> {
+    const command = new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: contentLength })
+    const out = await this.streamed('UploadPart', body, signal, () => this.client.send(command, { abortSignal: signal }))
+    return { etag: out.ETag ?? '' }
+  }
+
+  async putSized({ key, body, contentLength, contentType, signal }: { key: string; body: Readable; contentLength: number; contentType: string; signal?: AbortSignal }): Promise<void> {
+    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: contentLength, ContentType: contentType })
+    await this.streamed('PutObject', body, signal, () => this.client.send(command, { abortSignal: signal }))
+  }
+
+  /** Sends a request whose body streams from `body`; the client going away stops it. */
+  private async streamed<T>(operation: string, body: Readable, signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
+    const onAbort = () => body.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError' }))
+    if (signal?.aborted) onAbort()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await this.send(operation, run)
+    } catch (err) {
+      // A failure of the stream itself (client gone, short body) carries its own error: keep it.
+      throw (body as { errored?: Error | null }).errored ?? err
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async listParts({ key, uploadId }: { key: string; uploadId: string }): Promise<UploadedPart[]> {
+    const parts: UploadedPart[] = []
+    let marker: string | undefined
+    do {
+      const out = await this.send('ListParts', () =>
+        this.client.send(new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker })),
+      )
+      for (const part of out.Parts ?? []) {
+        parts.push({ partNumber: part.PartNumber ?? 0, etag: part.ETag ?? '', size: Number(part.Size ?? 0) })
+      }
+      marker = out.IsTruncated ? out.NextPartNumberMarker : undefined
+    } while (marker)
+    return parts.sort((a, b) => a.partNumber - b.partNumber)
+  }
+
+  async complete({ key, uploadId, parts }: { key: string; uploadId: string; parts: Array<{ partNumber: number; etag: string }> }): Promise<void> {
+    await this.send('CompleteMultipartUpload', () =>
+      this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+        }),
+      ),
+    )
+  }
+
+  async presignPart({ key, uploadId, partNumber, expiresIn }: { key: string; uploadId: string; partNumber: number; expiresIn: number }): Promise<PresignedRequest> {
+    const command = new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber })
+    return { url: await getSignedUrl(this.client, command, { expiresIn }), headers: {} }
+  }
+}

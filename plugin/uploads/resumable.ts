@@ -1,0 +1,346 @@
+// Resumable uploads (the engine under tus), kept entirely in the store and the ledger so any
+// instance can carry on where another stopped, even after a crash:
+// - the bytes go straight into an S3 multipart upload at the file's key, one part per part-size
+//   run of bytes, each streamed from the request as it arrives (no temp files, no part buffers);
+// - bytes past the last full part (shorter than S3's 5 MiB minimum) wait in a tail object under
+//   the staging prefix, and are streamed into the front of the next part;
+// - the ledger row holds the offset, the parts, the tail's length and the SHA-256 state, and moves
+//   forward only by compare-and-set on the offset, under a lease, so two instances never both append.
+import { randomUUID } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
+import { Readable } from 'node:stream'
+import type { FileRecord, ObjectRow } from '../ledger/types.js'
+import type { KeyParts } from '../keys.js'
+import type { MultipartOperations } from '../drivers/types.js'
+import type { Storage } from '../storage.js'
+import {
+  BadRequestError,
+  ChecksumMismatchError,
+  NotFoundError,
+  OffsetMismatchError,
+  PayloadTooLargeError,
+  UploadExpiredError,
+  UploadLockedError,
+} from '../errors.js'
+import { ByteSlicer } from './byte-slicer.js'
+import { MAX_PARTS, MIN_PART_BYTES } from './multipart.js'
+import { SavedHash } from './saved-hash.js'
+import { tailKeyFor } from './staging.js'
+
+const MIB = 1024 * 1024
+/** Part size when the client's first chunk says nothing useful (too small, or the whole file). */
+const DEFAULT_PART_BYTES = 8 * MIB
+/** A client chunk up to this size becomes the part size, so its chunks map one to one onto parts. */
+const MAX_ADOPTED_PART_BYTES = 64 * MIB
+/** An append holds its upload's lease this long, renewed while it streams. */
+const LEASE_MS = 20_000
+
+/** What a resumable upload carries from one request (and instance) to the next: the row's `progress`. */
+export interface ResumableProgress {
+  v: 1
+  /** Fixed by the first append; 0 before it. */
+  partSize: number
+  parts: Array<{ partNumber: number; etag: string }>
+  /** Bytes waiting in the tail object. */
+  tail: number
+  /** hash-wasm SHA-256 state after `uploadOffset` bytes (base64). */
+  hash: string | null
+  /** Set once every byte is in and the digest known, while the upload is assembled and recorded. */
+  finishing?: { sha256: string }
+}
+
+export interface ResumableStart {
+  parts: KeyParts & { key: string }
+  contentType: string
+  length: number
+  actor: string
+}
+
+export interface AppendInput {
+  id: string
+  actor: string
+  /** Where the client says its bytes start. */
+  offset: number
+  body: Readable
+  /** The body's length (Content-Length). */
+  length: number
+  /** A checksum of this body (tus checksum extension): nothing is kept unless it matches. */
+  checksum?: { algorithm: ChecksumAlgorithm; digest: Buffer }
+  signal?: AbortSignal
+}
+
+export const CHECKSUM_ALGORITHMS = ['sha1', 'sha256', 'md5'] as const
+export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number]
+
+export interface AppendResult {
+  offset: number
+  /** Present when this append completed the upload. */
+  record?: FileRecord
+}
+
+function parseProgress(row: ObjectRow): ResumableProgress {
+  return row.progress ? (JSON.parse(row.progress) as ResumableProgress) : { v: 1, partSize: 0, parts: [], tail: 0, hash: null }
+}
+
+/** The client's chunk size when it makes a sensible part size, else the default; enough for 10,000 parts. */
+export function choosePartSize(firstChunk: number, length: number): number {
+  const adopted = firstChunk >= MIN_PART_BYTES && firstChunk <= MAX_ADOPTED_PART_BYTES ? firstChunk : DEFAULT_PART_BYTES
+  return Math.max(adopted, Math.ceil(length / MAX_PARTS))
+}
+
+function concat(...streams: AsyncIterable<Buffer>[]): Readable {
+  return Readable.from(
+    (async function* () {
+      for (const stream of streams) yield* stream
+    })(),
+    { objectMode: false },
+  )
+}
+
+export class ResumableUploads {
+  /** Names this process's lease holders. */
+  private readonly instance = randomUUID()
+
+  constructor(private readonly storage: Storage) {}
+
+  private operations(): MultipartOperations {
+    const operations = this.storage.store.multipart
+    if (!operations) throw new BadRequestError('this store has no multipart uploads, so no resumable uploads; use PUT /files')
+    return operations
+  }
+
+  /** Reserves the key and starts the store's multipart upload. */
+  async create(input: ResumableStart): Promise<ObjectRow> {
+    const operations = this.operations()
+    this.storage.checkUpload({ size: input.length, contentType: input.contentType })
+    const { ledger } = this.storage
+    const progress: ResumableProgress = { v: 1, partSize: 0, parts: [], tail: 0, hash: null }
+    const { id } = await ledger.reserve({
+      key: input.parts.key,
+      parts: input.parts,
+      contentType: input.contentType,
+      actor: input.actor,
+      overwrite: false,
+      kind: 'tus',
+      expectedSize: input.length,
+      expiresAt: this.storage.uploadExpiry(),
+      uploadOffset: 0,
+      progress: JSON.stringify(progress),
+    })
+    try {
+      const uploadId = await operations.create({ key: input.parts.key, contentType: input.contentType })
+      await ledger.updateUpload(id, { uploadId, stagingKey: tailKeyFor(id) })
+    } catch (err) {
+      await ledger.fail(id, `resumable create failed: ${(err as Error).message}`)
+      throw err
+    }
+    return (await ledger.getById(id))!
+  }
+
+  /**
+   * The upload a client names, if it is this actor's. A finished one reads as live; one that
+   * expired or was terminated is gone (410), one never made is 404.
+   */
+  async find(id: string, actor: string): Promise<ObjectRow> {
+    const row = await this.storage.ledger.getById(id)
+    if (!row || row.kind !== 'tus' || row.createdBy !== actor) throw new NotFoundError('no such upload')
+    if (row.state === 'failed') throw new UploadExpiredError()
+    if (row.state !== 'pending' && row.state !== 'live') throw new NotFoundError('no such upload')
+    if (row.state === 'pending' && parseProgress(row).finishing) return this.finishInterrupted(row)
+    return row
+  }
+
+  /** Bytes received so far: the whole length once recorded. */
+  offsetOf(row: ObjectRow): number {
+    return row.state === 'live' ? row.size : Math.max(0, row.uploadOffset ?? 0)
+  }
+
+  /** Appends a request's bytes at `offset`; completes the upload when they are the last. */
+  async append(input: AppendInput): Promise<AppendResult> {
+    const row = await this.find(input.id, input.actor)
+    if (row.state === 'live') {
+      if (input.length === 0 && input.offset === row.size) return { offset: row.size, record: undefined }
+      throw new OffsetMismatchError(row.size)
+    }
+    if (row.uploadOffset !== input.offset) throw new OffsetMismatchError(row.uploadOffset ?? 0)
+    const total = row.expectedSize ?? 0
+    if (input.offset + input.length > total) throw new PayloadTooLargeError(total)
+    const lease = `upload:${row.id}`
+    const holder = `${this.instance}:${randomUUID()}`
+    const { ledger } = this.storage
+    if (!(await ledger.acquireLease(lease, holder, LEASE_MS))) throw new UploadLockedError()
+    const renew = setInterval(() => void ledger.acquireLease(lease, holder, LEASE_MS).catch(() => {}), LEASE_MS / 4)
+    renew.unref()
+    try {
+      // Re-read under the lease: another instance may have moved on between find() and here.
+      const current = await this.find(input.id, input.actor)
+      if (current.state !== 'pending' || current.uploadOffset !== input.offset) {
+        throw new OffsetMismatchError(this.offsetOf(current))
+      }
+      return await this.appendLocked(current, input)
+    } finally {
+      clearInterval(renew)
+      await ledger.releaseLease(lease, holder).catch(() => {})
+    }
+  }
+
+  private async appendLocked(row: ObjectRow & {}, input: AppendInput): Promise<AppendResult> {
+    const operations = this.operations()
+    const { ledger, store } = this.storage
+    const total = row.expectedSize ?? 0
+    const progress = parseProgress(row)
+    if (progress.partSize === 0) progress.partSize = choosePartSize(input.length, total)
+    const hash = await SavedHash.open(progress.hash)
+    const check: Hash | undefined = input.checksum ? createHash(input.checksum.algorithm) : undefined
+    const slicer = new ByteSlicer(input.body, (chunk) => {
+      hash.update(chunk)
+      check?.update(chunk)
+    })
+    // With a checksum, nothing may be kept until the whole body is known to match.
+    const deferred = check !== undefined
+    let committed = input.offset
+    let offset = input.offset
+    const persist = async (hashState = hash.save()) => {
+      const saved: ResumableProgress = { ...progress, hash: hashState }
+      const moved = await ledger.updateUpload(row.id, {
+        expectedOffset: committed,
+        uploadOffset: offset,
+        progress: JSON.stringify(saved),
+        expiresAt: this.storage.uploadExpiry(),
+      })
+      if (!moved) throw new OffsetMismatchError(committed)
+      committed = offset
+    }
+    const tail = () => (progress.tail > 0 ? [this.readTail(row.id, progress.tail)] : [])
+
+    let remaining = input.length
+    while (remaining > 0) {
+      const last = offset + remaining === total
+      if (progress.tail + remaining >= progress.partSize || last) {
+        // One part: the waiting tail, then as much of the body as fills it (or all of it, at the end).
+        const fromBody = Math.min(progress.partSize - progress.tail, remaining)
+        const size = progress.tail + fromBody
+        const partNumber = progress.parts.length + 1
+        const { etag } = await operations.uploadPart({
+          key: row.key,
+          uploadId: row.uploadId!,
+          partNumber,
+          body: concat(...tail(), slicer.take(fromBody)),
+          contentLength: size,
+          signal: input.signal,
+        })
+        progress.parts.push({ partNumber, etag })
+        progress.tail = 0
+        offset += fromBody
+        remaining -= fromBody
+      } else {
+        // Too short for a part: old tail plus the rest becomes the new tail, outside the live layout.
+        const size = progress.tail + remaining
+        await operations.putSized({
+          key: tailKeyFor(row.id),
+          body: concat(...tail(), slicer.take(remaining)),
+          contentLength: size,
+          contentType: 'application/octet-stream',
+          signal: input.signal,
+        })
+        progress.tail = size
+        offset += remaining
+        remaining = 0
+      }
+      if (!deferred && offset < total) await persist()
+    }
+    if (check && !check.digest().equals(input.checksum!.digest)) throw new ChecksumMismatchError()
+    if (offset < total) {
+      if (offset !== committed) await persist()
+      return { offset }
+    }
+    // Every byte is in: record the digest first, so an interrupted finish can be taken up again.
+    const finalState = hash.save()
+    progress.finishing = { sha256: hash.digest() }
+    await persist(finalState)
+    const record = await this.finish(row.id)
+    await store.delete(tailKeyFor(row.id)).catch(() => {})
+    return { offset, record }
+  }
+
+  /** Only the bytes the ledger counts: a tail written by an append that then lost its race may be longer. */
+  private async *readTail(id: string, length: number): AsyncIterable<Buffer> {
+    const got = await this.storage.store.get(tailKeyFor(id), { start: 0, end: length - 1 })
+    yield* got.body
+  }
+
+  /** Assembles the parts at the key, tags it and records it. Safe to run again after an interruption. */
+  private async finish(id: string): Promise<FileRecord> {
+    const { ledger, store } = this.storage
+    const row = (await ledger.getById(id))!
+    if (row.state === 'live') return row
+    const progress = parseProgress(row)
+    const sha256 = progress.finishing!.sha256
+    const total = row.expectedSize ?? 0
+    if (total === 0) {
+      await store.put({ key: row.key, body: Readable.from([]), contentType: row.contentType })
+      await this.abortParts(row)
+    } else {
+      await this.operations()
+        .complete({ key: row.key, uploadId: row.uploadId!, parts: progress.parts })
+        .catch(async (err) => {
+          // Completed by an earlier attempt that was cut off before recording it.
+          if (!(err instanceof NotFoundError) || (await store.head(row.key))?.size !== total) throw err
+        })
+    }
+    const info = await store.head(row.key)
+    if (!info || info.size !== total) throw new BadRequestError(`the assembled upload holds ${info?.size ?? 0} of ${total} bytes`)
+    await store.setTags(row.key, { sha256 })
+    return ledger.commit(row.id, { size: total, sha256, etag: info.etag })
+  }
+
+  private async finishInterrupted(row: ObjectRow): Promise<ObjectRow> {
+    await this.finish(row.id)
+    await this.storage.store.delete(tailKeyFor(row.id)).catch(() => {})
+    return (await this.storage.ledger.getById(row.id))!
+  }
+
+  /** Termination: removes what was uploaded and releases the key. */
+  async terminate(id: string, actor: string): Promise<ObjectRow> {
+    const row = await this.find(id, actor)
+    if (row.state !== 'pending') throw new NotFoundError('this upload has finished')
+    const lease = `upload:${row.id}`
+    const holder = `${this.instance}:${randomUUID()}`
+    if (!(await this.storage.ledger.acquireLease(lease, holder, LEASE_MS))) throw new UploadLockedError()
+    try {
+      await this.discard(row, 'terminated by the client')
+    } finally {
+      await this.storage.ledger.releaseLease(lease, holder).catch(() => {})
+    }
+    return row
+  }
+
+  private async abortParts(row: ObjectRow): Promise<void> {
+    if (!row.uploadId) return
+    await this.storage.store.abortIncompleteUpload({ key: row.key, uploadId: row.uploadId, initiated: new Date() }).catch((err) => {
+      if (!(err instanceof NotFoundError)) throw err
+    })
+  }
+
+  private async discard(row: ObjectRow, reason: string): Promise<void> {
+    await this.abortParts(row)
+    await this.storage.store.delete(tailKeyFor(row.id))
+    await this.storage.ledger.fail(row.id, reason)
+  }
+
+  /**
+   * The sweep's rule for an upload past its expiry that no instance is appending to: one whose
+   * bytes were all in is finished; anything else is aborted and its tail removed.
+   */
+  async settle(row: ObjectRow): Promise<'committed' | 'failed' | 'busy'> {
+    if (await this.storage.ledger.leaseHolder(`upload:${row.id}`)) return 'busy'
+    if (parseProgress(row).finishing) {
+      const record = await this.finish(row.id)
+      await this.storage.systemAudit('upload', row.key, { status: 201, bytes: record.size, sha256: record.sha256, actor: row.createdBy })
+      return 'committed'
+    }
+    await this.discard(row, 'resumable upload expired')
+    await this.storage.systemAudit('upload', row.key, { status: 410, errorCode: 'FST_SPACES_UPLOAD_EXPIRED', actor: row.createdBy })
+    return 'failed'
+  }
+}

@@ -1,0 +1,52 @@
+// A loopback TCP relay in front of a server, so a test can cut every connection mid-transfer the
+// way a flaky mobile network does, while the server itself keeps running.
+import { createServer, connect, type Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
+
+export interface Relay {
+  port: number
+  url: string
+  /** Bytes relayed from clients to the server so far. */
+  bytesUp(): number
+  /** Destroys every open connection, both sides. */
+  cut(): number
+  close(): Promise<void>
+}
+
+export async function startRelay(targetPort: number): Promise<Relay> {
+  const open = new Set<Socket>()
+  let up = 0
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1')
+    open.add(client)
+    open.add(upstream)
+    client.on('data', (chunk) => (up += chunk.length))
+    client.pipe(upstream).pipe(client)
+    const drop = () => {
+      client.destroy()
+      upstream.destroy()
+      open.delete(client)
+      open.delete(upstream)
+    }
+    client.on('error', drop).on('close', drop)
+    upstream.on('error', drop).on('close', drop)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    bytesUp: () => up,
+    cut() {
+      const n = open.size
+      for (const socket of open) socket.destroy()
+      open.clear()
+      return n
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of open) socket.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
