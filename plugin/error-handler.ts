@@ -41,6 +41,9 @@ const CODE_FOR_STATUS: Record<number, string> = Object.fromEntries(
     .map((err) => [err.statusCode, err.code]),
 )
 
+/** Statuses Node has no name for: tus's checksum extension defines 460. */
+const TUS_STATUS: Record<number, string> = { 460: 'Checksum Mismatch' }
+
 export function toApiError(error: FastifyError, maxUploadBytes?: number): ApiError {
   const code = error.code ?? ''
   if (code.startsWith('FST_SPACES_') && error.statusCode) {
@@ -79,6 +82,6 @@ export function errorHandler(maxUploadBytes?: number) {
     reply
       .code(api.statusCode)
       .type('application/json; charset=utf-8')
-      .send({ statusCode: api.statusCode, code: api.code, error: STATUS_CODES[api.statusCode], message: api.message })
+      .send({ statusCode: api.statusCode, code: api.code, error: STATUS_CODES[api.statusCode] ?? TUS_STATUS[api.statusCode] ?? 'Error', message: api.message })
   }
 }

@@ -45,6 +45,8 @@ export class S3Multipart implements MultipartOperations {
   /** Sends a request whose body streams from `body`; the client going away stops it. */
   private async streamed<T>(operation: string, body: Readable, signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
     const onAbort = () => body.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError' }))
+    // The error is read back from body.errored below; the SDK may have stopped listening already.
+    body.on('error', () => {})
     if (signal?.aborted) onAbort()
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
