@@ -6,6 +6,7 @@ import type { ByteRange, GetResult, ObjectStore } from './drivers/types.js'
 import type { AuditAction, FileRecord, Ledger, ObjectRow, TrashRecord } from './ledger/types.js'
 import type { ResolvedOptions } from './options.js'
 import {
+  BadRequestError,
   ConfigInvalidError,
   ConflictError,
   NotFoundError,
@@ -33,6 +34,10 @@ export interface UploadInput {
   actor: string
   overwrite?: boolean
   signal?: AbortSignal
+  /** Remembered with the upload, so a retry with the same key finds it (Idempotency-Key). */
+  idempotencyKey?: string
+  /** The SHA-256 (hex) the client says the body has (Repr-Digest): a body that differs is refused. */
+  expectedSha256?: string
 }
 
 export interface StorageLogger {
@@ -130,6 +135,7 @@ export class Storage {
       actor: input.actor,
       overwrite: input.overwrite ?? false,
       owner: this.instanceId,
+      idempotencyKey: input.idempotencyKey,
     })
     let replaced: TrashRecord | undefined
     let stored = false
@@ -145,6 +151,9 @@ export class Storage {
         throw new StorageError(`stored size ${info.size} differs from the ${meter.bytes} bytes sent`)
       }
       const sha256 = meter.sha256()
+      if (input.expectedSha256 && input.expectedSha256 !== sha256) {
+        throw new BadRequestError('the body does not match its Repr-Digest; nothing was stored')
+      }
       await this.store.setTags(parts.key, { sha256 })
       return await this.ledger.commit(reservation.id, { size: meter.bytes, sha256, etag: info.etag })
     } catch (err) {

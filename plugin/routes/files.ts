@@ -3,7 +3,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { RouteDeps } from './deps.js'
 import { NoFileError, PayloadTooLargeError } from '../errors.js'
 import { buildKey, datedFilename, uploadFilename, validateSegment, validateSystem } from '../keys.js'
+import type { FileRecord } from '../ledger/types.js'
 import { sendFile } from './send-file.js'
+import { earlierUpload, retryHeaders } from '../uploads/retry.js'
 import { filterAllowed, pageQuery, type PageQuery } from './paging.js'
 import {
   documentBody,
@@ -17,6 +19,13 @@ import {
   rawUploadBody,
   softDeleteSchema,
 } from '../schemas.js'
+
+/** What a form upload answers: one record per file part, in order. */
+const storedFiles = {
+  type: 'object',
+  required: ['files'],
+  properties: { files: { type: 'array', items: fileRecordSchema } },
+} as const
 
 interface KeyParams {
   '*': string
@@ -54,6 +63,11 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
           params: keyParams,
           querystring: { type: 'object', properties: { overwrite: { type: 'boolean', default: false } } },
           response: {
+            200: {
+              ...fileRecordSchema,
+              description: 'A retry of a stored upload (same Idempotency-Key, or a Repr-Digest of the same bytes): the existing record',
+              headers: { location: { type: 'string', description: 'The file URL' } },
+            },
             201: { ...fileRecordSchema, headers: { location: { type: 'string', description: 'The file URL' } } },
             ...errorResponses(409, 413, 415),
           },
@@ -65,7 +79,17 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
         const identity = await access.require(request, 'write', { orgId: parts.orgId, system: parts.system, key: parts.key })
         const declared = Number(request.headers['content-length'])
         if (declared > maxUploadBytes) throw new PayloadTooLargeError(maxUploadBytes)
+        const retry = retryHeaders(request.headers)
+        const earlier = await earlierUpload(storage.ledger, { key: parts.key, actor: identity.sub, ...retry })
+        if (earlier) {
+          // A retry of a stored upload: its body is not needed again.
+          if (!request.raw.complete) reply.header('connection', 'close')
+          access.note(request, { bytes: earlier.size, sha256: earlier.sha256 })
+          return reply.code(200).header('location', `${request.url.split('?')[0]}`).send(earlier)
+        }
         const record = await storage.upload({
+          idempotencyKey: retry.idempotencyKey,
+          expectedSha256: retry.sha256,
           key: parts.key,
           body: request.raw,
           contentType: request.headers['content-type'] ?? 'application/octet-stream',
@@ -90,12 +114,8 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
         consumes: ['multipart/form-data'],
         querystring: { type: 'object', properties: { overwrite: { type: 'boolean', default: false } } },
         response: {
-          201: {
-            type: 'object',
-            description: 'Every file stored',
-            required: ['files'],
-            properties: { files: { type: 'array', items: fileRecordSchema } },
-          },
+          200: { ...storedFiles, description: 'A retry (same Idempotency-Key) of a form whose files are all stored: their records' },
+          201: { ...storedFiles, description: 'Every file stored' },
           ...errorResponses(409, 413, 415),
         },
       },
@@ -106,14 +126,27 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
       const system = validateSystem(params.system, storage.options)
       const target = { orgId, system }
       const identity = await access.require(request, 'write', target)
-      const files = []
+      const files: FileRecord[] = []
       const signal = abortSignalFor(request)
+      const { idempotencyKey } = retryHeaders(request.headers)
+      let stored = 0
       for await (const part of request.files()) {
         const filename = uploadFilename(part.filename)
         const named = storage.options.datePrefix ? datedFilename(filename, new Date()) : filename
         const key = buildKey({ ...params, orgId, system, filename: named }, storage.options)
+        // Each file of a retried form finds its earlier upload under the request's key and its place.
+        const fileKey: string | undefined = idempotencyKey ? `${idempotencyKey}#${files.length}` : undefined
+        const earlier: FileRecord | undefined = fileKey ? await earlierUpload(storage.ledger, { key, actor: identity.sub, idempotencyKey: fileKey }) : undefined
+        if (earlier) {
+          part.file.resume()
+          access.addEvent(request, { key, bytes: earlier.size, sha256: earlier.sha256, status: 200 })
+          files.push(earlier)
+          continue
+        }
         try {
+          stored++
           const record = await storage.upload({
+            idempotencyKey: fileKey,
             key,
             body: part.file,
             contentType: part.mimetype || 'application/octet-stream',
@@ -131,7 +164,7 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
         }
       }
       if (files.length === 0) throw new NoFileError()
-      return reply.code(201).send({ files })
+      return reply.code(stored === 0 ? 200 : 201).send({ files })
     },
   )
 
