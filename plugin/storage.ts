@@ -23,6 +23,7 @@ import { uploadAsCaller, type CallerUploadInput, type RequestScope } from './cal
 import { DirectUploads } from './uploads/direct.js'
 import { BrowserMultipart } from './uploads/multipart.js'
 import { ResumableUploads } from './uploads/resumable.js'
+import { orphanStaging } from './uploads/staging.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
@@ -331,6 +332,11 @@ export class Storage {
       for (const upload of await this.store.listIncompleteUploads(row.key)) {
         if (upload.key === row.key) await this.store.abortIncompleteUpload(upload)
       }
+    }
+    // Staged bytes nothing claims (a presigned PUT replayed after its upload was settled) are never a file.
+    for (const key of await orphanStaging(this, now, options.directGraceSeconds)) {
+      await this.store.delete(key)
+      this.log.info({ staged: 1 }, 'removed a staged object no upload claims')
     }
     return { committed, failed }
   }

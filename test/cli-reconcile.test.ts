@@ -22,6 +22,7 @@ const KEYS = {
   crashed: `${P}5/crashed.pdf`,
   finished: `${P}6/finished.pdf`,
   direct: `${P}7/browser.pdf`,
+  resumable: `${P}9/resumable.mp4`,
   stray: `${P}9/stray.pdf`,
 }
 
@@ -54,7 +55,9 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
   const sha256 = createHash('sha256').update('finished').digest('hex')
   await bucket.client.send(new PutObjectCommand({ Bucket, Key: KEYS.finished, Body: 'finished', ContentType: 'application/pdf', Tagging: `sha256=${sha256}` }))
   // A browser upload whose presigned URL has not expired yet, and a multipart upload nobody owns.
-  await storage.expectDirectUpload({ key: KEYS.direct, contentType: 'application/pdf', size: 10, actor: 'tester' })
+  await storage.direct.start({ parts: storage.parseKey(KEYS.direct), contentType: 'application/pdf', size: 10, actor: 'tester', expiresIn: 600 })
+  // A resumable (tus) upload under way: its multipart upload belongs to it until it expires.
+  await storage.resumable.create({ parts: storage.parseKey(KEYS.resumable), contentType: 'video/mp4', length: 10, actor: 'tester' })
   await bucket.client.send(new CreateMultipartUploadCommand({ Bucket, Key: KEYS.stray }))
   // check's probe objects are not the ledger's business.
   await bucket.client.send(new PutObjectCommand({ Bucket, Key: '.probe/left-behind', Body: 'x' }))
@@ -64,8 +67,8 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
     t.equal(run.code, 1)
     t.match(run.stdout, `✗ 1 object(s) with no ledger record:\n    ${KEYS.orphan}  (6 bytes)`)
     t.match(run.stdout, `✗ 1 record(s) with no object:\n    ${KEYS.lost}  (live, id `)
-    t.match(run.stdout, '• 3 pending upload(s) that may still be running (left alone)')
-    t.match(run.stdout, '• 2 multipart upload(s) that may still be running (left alone)')
+    t.match(run.stdout, '• 4 pending upload(s) that may still be running (left alone)')
+    t.match(run.stdout, '• 3 multipart upload(s) that may still be running (left alone)')
     t.notMatch(run.stdout, 'stale pending')
     t.notMatch(run.stdout, '.probe/')
     t.match(run.stdout, '2 problem(s) remain')
@@ -77,7 +80,9 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
     t.match(run.stdout, /✗ 2 stale pending upload\(s\):\n.*crashed\.pdf {2}\(streamed.*\n.*finished\.pdf/)
     t.match(run.stdout, /✗ 2 incomplete multipart upload\(s\):/)
     t.match(run.stdout, `    ${KEYS.stray}  (upload `)
-    t.match(run.stdout, `• 1 pending upload(s) that may still be running (left alone):\n    ${KEYS.direct}  (direct`)
+    t.match(run.stdout, `• 2 pending upload(s) that may still be running (left alone):\n    ${KEYS.direct}  (direct`)
+    t.match(run.stdout, `    ${KEYS.resumable}  (resumable (tus), started `)
+    t.match(run.stdout, '• 1 multipart upload(s) that may still be running (left alone)')
     t.match(run.stdout, '6 problem(s) remain')
   })
 
@@ -92,11 +97,12 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
     t.notMatch(after, 'incomplete multipart')
     t.match(after, '2 problem(s) remain')
 
-    t.same(await bucket.incompleteUploads(), [], 'no multipart upload is left')
+    t.same((await bucket.incompleteUploads()).map((u) => u.key), [KEYS.resumable], "no multipart upload is left but the running resumable upload's")
     t.equal(await ledger.getPending(KEYS.crashed), undefined)
     t.equal(await ledger.getLive(KEYS.crashed), undefined, 'the interrupted upload was marked failed')
     t.match(await ledger.getLive(KEYS.finished), { size: 8, sha256 }, 'the finished one was committed')
     t.ok(await ledger.getPending(KEYS.direct), 'the browser upload still has its reservation')
+    t.ok(await ledger.getPending(KEYS.resumable), 'the resumable upload is left to run until it expires')
     t.ok(await deps.store.head(KEYS.orphan), 'reconcile never deletes an unrecorded object')
   })
 
@@ -107,7 +113,7 @@ t.test('reports drift, --fix settles what is safe, the rest stays reported', asy
     t.equal(report.clean, true)
     t.equal(problemCount(report.after), 0)
     t.match(report.before, { objects: 4, unrecorded: [], missing: [], stalePending: [], incompleteUploads: [] })
-    t.match(report.before.activePending, [{ key: KEYS.direct, direct: true }])
+    t.match(report.before.activePending, [{ key: KEYS.direct, direct: true, kind: 'direct' }, { key: KEYS.resumable, direct: false, kind: 'tus' }])
     t.equal(report.fixed, undefined)
 
     const run = await runCli(['reconcile'], env, { cwd })

@@ -71,6 +71,8 @@ test('a presigned URL cannot replace the file once it is recorded (issue 8 #2)',
   t.equal(got.body, 'AAAAA', 'the recorded file is unchanged')
   t.equal((await app.storage.ledger.getLive(key))?.sha256, sha256('AAAAA'))
   t.notOk((await bucket.keys()).some((k) => k !== key && !k.startsWith('.uploads/')), 'nothing else in the live layout')
+  await app.storage.recoverPending({ directGraceSeconds: 0, now: new Date(Date.now() + 1000) })
+  t.same(await bucket.keys(), [key], 'the sweep removes the replayed bytes nothing claims')
 })
 
 test('a failed completion keeps the reservation: the URL cannot create an unrecorded file (issue 8 #3)', async (t) => {

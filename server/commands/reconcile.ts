@@ -3,8 +3,9 @@
 // --fix settles only what is safe to settle automatically: pending uploads and multipart parts.
 // Unrecorded objects and missing objects need a person: one may be a patient's only copy.
 import type { IncompleteUpload, ObjectStore } from '../../plugin/drivers/types.js'
-import type { Ledger, ObjectState } from '../../plugin/ledger/types.js'
+import type { Ledger, ObjectState, UploadKind } from '../../plugin/ledger/types.js'
 import type { Storage } from '../../plugin/storage.js'
+import { ALL_PENDING } from '../../plugin/uploads/staging.js'
 import type { Command } from './types.js'
 import { cliConfig, openStorage, parseCommandArgs, progress, usageError } from './context.js'
 
@@ -33,6 +34,10 @@ export interface PendingUpload {
   createdAt: string
   /** A direct browser upload (presigned PUT) rather than one streamed through the sidecar. */
   direct: boolean
+  /** How its bytes arrive: streamed, direct (presigned PUT), tus (resumable) or multipart (presigned parts). */
+  kind: UploadKind
+  /** When an upload that outlives a request (direct, tus, multipart) is given up. */
+  expiresAt: string | null
 }
 
 export interface Comparison {
@@ -68,7 +73,7 @@ async function classifyPending(storage: Storage, now: Date, options: ReconcileOp
   const active: PendingUpload[] = []
   const alive = new Map<string, boolean>()
   for (const row of await storage.ledger.listStalePending(now)) {
-    const entry = { key: row.key, id: row.id, createdAt: row.createdAt, direct: row.expectedSize !== null }
+    const entry = { key: row.key, id: row.id, createdAt: row.createdAt, direct: row.kind === 'direct', kind: row.kind, expiresAt: row.expiresAt }
     ;((await storage.isAbandoned(row, now, options, alive)) ? stale : active).push(entry)
   }
   return { stale, active }
@@ -108,6 +113,8 @@ export async function compare(deps: ReconcileDeps, options: ReconcileOptions): P
   const objects = await listObjects(deps.store, options.onProgress)
   const recordsAfter = await deps.ledger.listStoredKeys()
   const claimed = new Set([...recordsBefore, ...recordsAfter].map((r) => r.key))
+  // Bytes staged by pending uploads (a presigned PUT's object, a resumable upload's tail) are theirs.
+  for (const row of await deps.ledger.listStalePending(ALL_PENDING)) if (row.stagingKey) claimed.add(row.stagingKey)
   const stable = new Set(recordsAfter.map((r) => `${r.id}:${r.state}:${r.key}`))
 
   const unrecorded: Comparison['unrecorded'] = []
@@ -158,6 +165,13 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   return { before, fixed: { committed, failed, aborted, errors }, after, clean: problemCount(after) === 0 }
 }
 
+const KIND_NAMES: Record<UploadKind, string> = {
+  stream: 'streamed',
+  direct: 'direct',
+  tus: 'resumable (tus)',
+  multipart: 'presigned multipart',
+}
+
 function printComparison(c: Comparison, out: (text: string) => void): void {
   out(`ledger: ${c.records} records; bucket: ${c.objects} objects\n`)
   const section = <T>(items: T[], mark: string, title: string, line: (item: T) => string, hint?: string) => {
@@ -165,10 +179,11 @@ function printComparison(c: Comparison, out: (text: string) => void): void {
     out(`${mark} ${items.length} ${title}:\n${items.map((item) => `    ${line(item)}\n`).join('')}`)
     if (hint) out(`  ${hint}\n`)
   }
-  const pending = (p: PendingUpload) => `${p.key}  (${p.direct ? 'direct' : 'streamed'}, started ${p.createdAt}, id ${p.id})`
+  const pending = (p: PendingUpload) =>
+    `${p.key}  (${KIND_NAMES[p.kind]}, started ${p.createdAt}${p.expiresAt ? `, expires ${p.expiresAt}` : ''}, id ${p.id})`
   const upload = (u: IncompleteUpload) => `${u.key}  (upload ${u.uploadId}, initiated ${u.initiated.toISOString()})`
   section(c.unrecorded, '✗', 'object(s) with no ledger record', (o) => `${o.key}  (${o.size} bytes)`,
-    'Never deleted automatically: find out whose file it is, then delete it from the bucket or upload it again through the API.')
+    'Never deleted automatically (staged objects under .uploads/ are: the sweep and --fix remove them once no upload can claim them): find out whose file it is, then delete it from the bucket or upload it again through the API.')
   section(c.missing, '✗', 'record(s) with no object', (r) => `${r.key}  (${r.state}, id ${r.id})`,
     'The bytes are gone from the bucket: restore them from a backup, or investigate who deleted them.')
   section(c.stalePending, '✗', 'stale pending upload(s)', pending, 'Run `spaces-proxy reconcile --fix` to settle them.')
