@@ -33,7 +33,7 @@ const DEFAULT_PART_BYTES = 8 * MIB
 /** A client chunk up to this size becomes the part size, so its chunks map one to one onto parts. */
 const MAX_ADOPTED_PART_BYTES = 64 * MIB
 /** An append holds its upload's lease this long, renewed while it streams. */
-const LEASE_MS = 20_000
+const LEASE_MS = 10_000
 
 /** What a resumable upload carries from one request (and instance) to the next: the row's `progress`. */
 export interface ResumableProgress {

@@ -10,14 +10,17 @@ export interface Relay {
   bytesUp(): number
   /** Destroys every open connection, both sides. */
   cut(): number
+  /** New connections go to this port from now on (a restarted server). */
+  retarget(port: number): void
   close(): Promise<void>
 }
 
 export async function startRelay(targetPort: number): Promise<Relay> {
   const open = new Set<Socket>()
   let up = 0
+  let target = targetPort
   const server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1')
+    const upstream = connect(target, '127.0.0.1')
     open.add(client)
     open.add(upstream)
     client.on('data', (chunk) => (up += chunk.length))
@@ -42,6 +45,9 @@ export async function startRelay(targetPort: number): Promise<Relay> {
       for (const socket of open) socket.destroy()
       open.clear()
       return n
+    },
+    retarget(port) {
+      target = port
     },
     close: () =>
       new Promise((resolve) => {
