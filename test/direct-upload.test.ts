@@ -1,7 +1,7 @@
 // Direct browser uploads: a presigned PUT to a staging key that binds type and length, and a
 // completion that only records what actually arrived and then moves it into place. A presigned
 // URL never writes a recorded file; a failed or racing completion leaves nothing unrecorded.
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { buildServer, spacesEnv } from './helpers/server.js'
@@ -10,7 +10,7 @@ import { createTestBucket } from './helpers/s3.js'
 const USER = { sub: 'nurse', org: 'org-1', scope: 'epcr:*' }
 const sha256 = (body: Buffer | string) => createHash('sha256').update(body).digest('hex')
 
-async function setup(t: Parameters<Parameters<typeof test>[1]>[0]) {
+async function setup(t: Test) {
   const bucket = await createTestBucket(t, 'direct')
   const server = await buildServer(t, spacesEnv(bucket))
   const headers = server.auth(USER)

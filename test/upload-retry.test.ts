@@ -1,6 +1,6 @@
 // Safe retries: a PUT or POST sent again because its answer was lost gets the stored file (200),
 // never a 409 that a client reads as failure, and never a second copy.
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { buildServer, spacesEnv } from './helpers/server.js'
 import { createTestBucket } from './helpers/s3.js'
@@ -9,7 +9,7 @@ const USER = { sub: 'clerk', org: 'org-1', scope: 'billing:*' }
 const KEY = 'org-1/billing/invoice/inv-9/invoice.pdf'
 const digest = (body: string) => `sha-256=:${createHash('sha256').update(body).digest('base64')}:`
 
-async function setup(t: Parameters<Parameters<typeof test>[1]>[0]) {
+async function setup(t: Test) {
   const bucket = await createTestBucket(t, 'retry')
   const server = await buildServer(t, spacesEnv(bucket))
   return { bucket, ...server, headers: server.auth(USER) }

@@ -1,7 +1,11 @@
-// Debian's Chromium driven by playwright-core (never a downloaded browser), and what the console
-// tests watch on every page: console errors, failed requests, error statuses, and axe-core.
+// Debian's Chromium driven by playwright-core (never a downloaded browser), what the console
+// tests watch on every page (console errors, failed requests, error statuses, axe-core), and a
+// loopback page that runs an esbuild bundle, so real browser libraries (Uppy) run in tests.
 import { existsSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import { build } from 'esbuild'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 
 export const CHROMIUM = '/usr/bin/chromium'
@@ -102,3 +106,22 @@ export async function newConsoleContext(browser: Browser, viewport = { width: 11
 }
 
 declare const document: unknown
+
+/** A page at its own loopback origin whose script is `entry`, bundled for the browser. */
+export async function bundlePage(t: Pick<Teardown, 'teardown'>, entry: string): Promise<{ origin: string }> {
+  const bundled = await build({ entryPoints: [entry], bundle: true, format: 'iife', write: false, platform: 'browser', target: 'chrome120', logLevel: 'warning' })
+  const script = bundled.outputFiles[0]!.contents
+  const server = createServer((req, res) => {
+    if (req.url === '/bundle.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' })
+      res.end(script)
+      return
+    }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+    res.end('<!doctype html><meta charset="utf-8"><title>uploads</title><script src="/bundle.js"></script><body>uploads</body>')
+  })
+  server.listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  t.teardown(() => new Promise((resolve) => server.close(resolve)))
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+}
