@@ -1,0 +1,179 @@
+// Resumable uploads, side by side in one run against the S3 peer (or any TEST_S3_* endpoint):
+//   eval "$(scripts/s3-peer env)"; npx tsx scripts/bench-tus.ts [--mib 256] [--runs 3] [--chunk-mib 8]
+// - the sidecar's tus endpoint (`spaces-proxy serve` in a child process), tus-js-client as client;
+// - baseline: a direct lib-storage Upload from this process (8 MiB parts, 4 in flight);
+// - baseline: @tus/server with @tus/s3-store (test/fixtures/tus-baseline-server.ts), the usual
+//   choice, same client and chunks.
+// For each server: median MiB/s, its CPU seconds per GiB (utime + stime from /proc), its peak RSS
+// above its RSS at rest after a warm-up (VmHWM after clear_refs), and the peak bytes of temp files
+// (each server gets its own TMPDIR, sampled every 50 ms). Then the hashes a resumable upload could
+// use: node's crypto against hash-wasm (whose state can be saved and loaded).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { Upload } from '@aws-sdk/lib-storage'
+import { createSigner } from 'fast-jwt'
+import { createSHA256 } from 'hash-wasm'
+import * as tus from 'tus-js-client'
+import { createTestBucket } from '../test/helpers/s3.js'
+import { spacesEnv, JWT_SECRET } from '../test/helpers/server.js'
+import { cliArgs } from '../test/helpers/cli.js'
+import { procMemoryKb } from '../test/helpers/http.js'
+
+const MIB = 1024 * 1024
+const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' }, 'chunk-mib': { type: 'string', default: '8' } } })
+const mib = Number(values.mib)
+const runs = Number(values.runs)
+const chunk = Number(values['chunk-mib']) * MIB
+if (!Number.isSafeInteger(mib) || mib < 16 || mib > 2048) throw new Error('--mib must be an integer from 16 to 2048')
+if (!Number.isSafeInteger(runs) || runs < 1 || runs > 10) throw new Error('--runs must be an integer from 1 to 10')
+const SIZE = mib * MIB
+const DATA = randomBytes(SIZE)
+
+const cleanups: Array<() => unknown> = []
+async function cleanup() {
+  for (const fn of cleanups.reverse()) await fn()
+}
+const deadline = setTimeout(() => {
+  console.error('bench-tus: deadline passed, stopping')
+  void cleanup().finally(() => process.exit(1))
+}, 120_000 + runs * 3 * mib * 1000)
+deadline.unref()
+process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)))
+
+interface Child {
+  child: ChildProcess
+  port: number
+  tmp: string
+}
+
+/** Starts a server process with its own TMPDIR; resolves once it says where it listens. */
+async function start(args: string[], env: NodeJS.ProcessEnv, listening: RegExp): Promise<Child> {
+  const tmp = mkdtempSync(join(tmpdir(), 'bench-tus-tmp-'))
+  const child = spawn(process.execPath, args, { cwd: mkdtempSync(join(tmpdir(), 'bench-tus-cwd-')), env: { PATH: process.env.PATH, ...env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] })
+  cleanups.push(() => child.kill('SIGKILL'))
+  let output = ''
+  const port = await new Promise<number>((resolve, reject) => {
+    const seen = (chunk: Buffer) => {
+      output += chunk
+      const match = listening.exec(output)
+      if (match) resolve(Number(match[1]))
+    }
+    child.stdout!.on('data', seen)
+    child.stderr!.on('data', seen)
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)))
+  })
+  return { child, port, tmp }
+}
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+function bytesUnder(dir: string): number {
+  let total = 0
+  try {
+    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      try {
+        if (entry.isFile()) total += statSync(join(entry.parentPath, entry.name)).size
+      } catch {}
+    }
+  } catch {}
+  return total
+}
+
+function tusUpload(endpoint: string, headers: Record<string, string>, name: string, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const upload = new tus.Upload(data, {
+      endpoint,
+      headers,
+      chunkSize: chunk,
+      metadata: { system: 'epcr', objectType: 'bench', objectId: 'b-1', filename: name, contentType: 'application/octet-stream' },
+      retryDelays: [],
+      onSuccess: () => resolve(),
+      onError: reject,
+    })
+    upload.start()
+  })
+}
+
+interface Measured {
+  mibPerSecond: number
+  cpuPerGiB?: number
+  rssGrowthMiB?: number
+  tempPeakMiB?: number
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+/** Runs `once` `runs` times against a server child, measuring what it costs the server. */
+async function measure(server: Child | undefined, once: (run: number) => Promise<void>): Promise<Measured> {
+  const pid = server?.child.pid
+  await once(-1) // warm-up
+  const restKb = pid ? procMemoryKb(pid, 'VmRSS') : 0
+  if (pid) writeFileSync(`/proc/${pid}/clear_refs`, '5')
+  let tempPeak = 0
+  const sampler = server ? setInterval(() => (tempPeak = Math.max(tempPeak, bytesUnder(server.tmp))), 50) : undefined
+  const cpuBefore = pid ? cpuSeconds(pid) : 0
+  const speeds: number[] = []
+  for (let run = 0; run < runs; run++) {
+    const started = process.hrtime.bigint()
+    await once(run)
+    speeds.push(mib / (Number(process.hrtime.bigint() - started) / 1e9))
+  }
+  clearInterval(sampler)
+  if (!pid) return { mibPerSecond: median(speeds) }
+  return {
+    mibPerSecond: median(speeds),
+    cpuPerGiB: ((cpuSeconds(pid) - cpuBefore) / (runs * mib)) * 1024,
+    rssGrowthMiB: (procMemoryKb(pid, 'VmHWM') - restKb) / 1024,
+    tempPeakMiB: tempPeak / MIB,
+  }
+}
+
+const bucket = await createTestBucket({ teardown: (fn) => cleanups.push(fn) }, 'bench-tus')
+const token = createSigner({ key: JWT_SECRET, expiresIn: 3_600_000 })({ sub: 'bench', org: 'org-1', scope: 'epcr:*' })
+const sidecar = await start(cliArgs(['serve']), { ...spacesEnv(bucket), JWT_SECRET, HOST: '127.0.0.1', PORT: '0', LEDGER_PATH: join(mkdtempSync(join(tmpdir(), 'bench-tus-ledger-')), 'ledger.db'), SWEEP_INTERVAL_SECONDS: '0' }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
+const baseline = await start(['--import', resolve('node_modules/tsx/dist/loader.mjs'), resolve('test/fixtures/tus-baseline-server.ts'), bucket.name], { ...process.env }, /^(\d+)\n/m)
+
+const results: Array<[string, Measured]> = []
+results.push(['baseline: direct lib-storage Upload (8 MiB x 4)', await measure(undefined, (run) =>
+  new Upload({ client: bucket.client, params: { Bucket: bucket.name, Key: `direct/${run}.bin`, Body: DATA }, partSize: 8 * MIB, queueSize: 4, leavePartsOnError: false }).done().then(() => {}),
+)])
+results.push(['sidecar tus (/v1/uploads/tus)', await measure(sidecar, (run) =>
+  tusUpload(`http://127.0.0.1:${sidecar.port}/v1/uploads/tus`, { authorization: `Bearer ${token}` }, `sidecar-${run}.bin`, DATA),
+)])
+results.push(['baseline: @tus/server + @tus/s3-store', await measure(baseline, (run) =>
+  tusUpload(`http://127.0.0.1:${baseline.port}/files`, {}, `baseline-${run}.bin`, DATA),
+)])
+
+const direct = results[0]![1].mibPerSecond
+const load = loadavg()
+console.log(`\n${mib} MiB x ${runs} runs, tus chunks of ${chunk / MIB} MiB; ${cpus().length} cores, load ${load.map((l) => l.toFixed(1)).join(' ')}`)
+console.log('| case | MiB/s | vs direct | server CPU s/GiB | server peak - rest | temp disk peak |')
+console.log('|---|---|---|---|---|---|')
+for (const [label, m] of results) {
+  const fmt = (v: number | undefined, unit: string, digits = 0) => (v === undefined ? '' : `${v.toFixed(digits)}${unit}`)
+  console.log(`| ${label} | ${m.mibPerSecond.toFixed(0)} | ${(m.mibPerSecond / direct).toFixed(2)}x | ${fmt(m.cpuPerGiB, '', 1)} | ${fmt(m.rssGrowthMiB, ' MiB')} | ${fmt(m.tempPeakMiB, ' MiB')} |`)
+}
+
+// The hash a resumable upload could carry between instances, against node's.
+const block = randomBytes(8 * MIB)
+const hashRate = async (update: (b: Buffer) => void) => {
+  const started = process.hrtime.bigint()
+  for (let i = 0; i < 32; i++) update(block)
+  return 256 / (Number(process.hrtime.bigint() - started) / 1e9)
+}
+const node = createHash('sha256')
+const nodeRate = await hashRate((b) => node.update(b))
+const wasm = await createSHA256()
+wasm.init()
+const wasmRate = await hashRate((b) => wasm.update(b))
+console.log(`\nSHA-256 over 256 MiB: node crypto ${nodeRate.toFixed(0)} MiB/s, hash-wasm (state can be saved) ${wasmRate.toFixed(0)} MiB/s (${(wasmRate / nodeRate).toFixed(2)}x)`)
+
+await cleanup()
+process.exit(0)
