@@ -9,7 +9,10 @@ import { cliConfig, parseCommandArgs } from './context.js'
 const LOCAL_NOTE =
   "No SPACES_* set: the embedded local-disk store has no bucket CORS; the sidecar's own CORS_ORIGINS apply.\n"
 
-/** The rule `cors apply` sets: GET and HEAD for downloads, PUT for direct browser uploads. */
+/**
+ * The rule `cors apply` sets: GET and HEAD for downloads, PUT for direct browser uploads and for
+ * the parts of presigned multipart uploads, whose ETag the browser must read (Uppy's multipart mode).
+ */
 export function corsRule(origins: readonly string[]): CORSRule {
   return {
     AllowedOrigins: [...origins],
@@ -77,7 +80,8 @@ async function withBucket(
 const applyUsage = [
   'Usage: spaces-proxy cors apply',
   '',
-  'Sets the bucket CORS rule from CORS_ORIGINS (comma-separated): GET, HEAD and PUT from those',
+  'Sets the bucket CORS rule from CORS_ORIGINS (comma-separated): GET, HEAD and PUT (presigned uploads',
+  'and multipart parts) from those',
   'origins, any request header, ETag/Content-Length/Content-Range/Content-Disposition/Accept-Ranges',
   'exposed, MaxAgeSeconds 3000. It replaces the bucket\'s CORS configuration, and prints it.',
 ].join('\n')
