@@ -215,3 +215,14 @@ test('termination and expiry leave nothing in the bucket and nothing live in the
   const expiredPatch = await app.inject({ method: 'PATCH', url: `/v1/uploads/tus/${expiredId}`, headers: tusHeaders(server, { 'upload-offset': String(6 * MIB), 'content-type': 'application/offset+octet-stream' }), payload: 'x' })
   t.equal(expiredPatch.statusCode, 410)
 })
+
+test('the embedded local-disk store has no multipart uploads: tus and presigned multipart say so', async (t) => {
+  const { app, auth } = await buildServer(t)
+  const headers = { ...auth(USER), 'tus-resumable': '1.0.0' }
+  const created = await app.inject({ method: 'POST', url: '/v1/uploads/tus', headers: { ...headers, 'upload-length': '5', 'upload-metadata': metadata({ ...META, filename: 'local.mp4' }) } })
+  t.equal(created.statusCode, 400)
+  t.match(created.json(), { code: 'FST_SPACES_BAD_REQUEST', message: /no multipart uploads; resumable uploads need one; use PUT \/files/ })
+  const multipart = await app.inject({ method: 'POST', url: '/v1/uploads/multipart', headers: auth(USER), payload: { filename: 'a.pdf', metadata: { system: 'epcr', objectType: 'a', objectId: 'a' } } })
+  t.equal(multipart.statusCode, 400)
+  t.same(await app.storage.ledger.listStalePending(new Date(Date.now() + 1000)), [], 'no reservation left behind')
+})

@@ -10,6 +10,7 @@ import type { Storage } from '../storage.js'
 import { BadRequestError, NotFoundError, PayloadTooLargeError, UploadInProgressError, UploadMismatchError } from '../errors.js'
 import { WAITING, claimCompletion, outcomeOf, releaseCompletion, toRecord } from './claim.js'
 import type { Completion } from './direct.js'
+import { multipartOf, reserveWithMultipart } from './store-upload.js'
 
 export const MAX_PARTS = 10_000
 export const MIN_PART_BYTES = 5 * 1024 * 1024
@@ -34,16 +35,13 @@ export class BrowserMultipart {
   constructor(private readonly storage: Storage) {}
 
   private operations(): MultipartOperations {
-    const operations = this.storage.store.multipart
-    if (!operations) throw new BadRequestError('this store has no multipart uploads; use PUT /files or tus')
-    return operations
+    return multipartOf(this.storage, 'use PUT /files')
   }
 
   async create(input: MultipartStart): Promise<MultipartHandle> {
     const operations = this.operations()
     this.storage.checkUpload({ size: input.size ?? 0, contentType: input.contentType })
-    const { ledger } = this.storage
-    const reservation = await ledger.reserve({
+    const id = await reserveWithMultipart(this.storage, operations, {
       key: input.parts.key,
       parts: input.parts,
       contentType: input.contentType,
@@ -54,14 +52,7 @@ export class BrowserMultipart {
       expiresAt: this.storage.uploadExpiry(),
       uploadOffset: WAITING,
     })
-    try {
-      const uploadId = await operations.create({ key: input.parts.key, contentType: input.contentType })
-      await ledger.updateUpload(reservation.id, { uploadId })
-    } catch (err) {
-      await ledger.fail(reservation.id, `multipart create failed: ${(err as Error).message}`)
-      throw err
-    }
-    return { key: input.parts.key, uploadId: reservation.id }
+    return { key: input.parts.key, uploadId: id }
   }
 
   /** The pending upload a handle names, started by this actor; 404 otherwise. */

@@ -29,6 +29,7 @@ import {
 import { ByteSlicer } from './byte-slicer.js'
 import { MAX_PARTS, MIN_PART_BYTES } from './multipart.js'
 import { tailKeyFor } from './staging.js'
+import { multipartOf, reserveWithMultipart } from './store-upload.js'
 
 const MIB = 1024 * 1024
 /** Part size when the client's first chunk says nothing useful (too small, or the whole file). */
@@ -111,18 +112,15 @@ export class ResumableUploads {
   constructor(private readonly storage: Storage) {}
 
   private operations(): MultipartOperations {
-    const operations = this.storage.store.multipart
-    if (!operations) throw new BadRequestError('this store has no multipart uploads, so no resumable uploads; use PUT /files')
-    return operations
+    return multipartOf(this.storage, 'resumable uploads need one; use PUT /files')
   }
 
   /** Reserves the key and starts the store's multipart upload. */
   async create(input: ResumableStart): Promise<ObjectRow> {
     const operations = this.operations()
     this.storage.checkUpload({ size: input.length, contentType: input.contentType })
-    const { ledger } = this.storage
     const progress: ResumableProgress = { v: 1, partSize: 0, parts: [], tail: 0 }
-    const { id } = await ledger.reserve({
+    const id = await reserveWithMultipart(this.storage, operations, {
       key: input.parts.key,
       parts: input.parts,
       contentType: input.contentType,
@@ -133,15 +131,8 @@ export class ResumableUploads {
       expiresAt: this.storage.uploadExpiry(),
       uploadOffset: 0,
       progress: JSON.stringify(progress),
-    })
-    try {
-      const uploadId = await operations.create({ key: input.parts.key, contentType: input.contentType })
-      await ledger.updateUpload(id, { uploadId, stagingKey: tailKeyFor(id) })
-    } catch (err) {
-      await ledger.fail(id, `resumable create failed: ${(err as Error).message}`)
-      throw err
-    }
-    return (await ledger.getById(id))!
+    }, (id) => ({ stagingKey: tailKeyFor(id) }))
+    return (await this.storage.ledger.getById(id))!
   }
 
   /**
