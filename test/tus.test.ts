@@ -157,9 +157,15 @@ test('the rules of every upload: auth, policy, key, limit, type, version, one wi
 
   const winner = await create({ ...META, filename: 'one.mp4' })
   t.equal(winner.statusCode, 201)
-  const loser = await create({ ...META, filename: 'one.mp4' })
+  const loser = await create({ ...META, filename: 'one.mp4' }, { ...server.auth({ ...USER, sub: 'colleague' }), 'tus-resumable': '1.0.0' })
   t.equal(loser.statusCode, 409, 'one upload per key at a time')
   t.equal(loser.json().code, 'FST_SPACES_UPLOAD_IN_PROGRESS')
+  const direct = await app.inject({ method: 'PUT', url: `/v1/files/${(await app.storage.ledger.getById((winner.headers.location as string).split('/').pop()!))!.key}`, headers: { ...server.auth(USER), 'content-type': 'video/mp4' }, payload: 'x' })
+  t.equal(direct.statusCode, 409, 'a PUT to the key waits too')
+  const again = await create({ ...META, filename: 'restart.mp4' })
+  const restarted = await create({ ...META, filename: 'restart.mp4' })
+  t.equal(restarted.statusCode, 201, 'the same user starting over replaces their own unfinished upload')
+  t.equal((await app.inject({ method: 'HEAD', url: again.headers.location as string, headers: tusHeaders(server) })).statusCode, 410, 'which is gone')
   const location = winner.headers.location as string
   const stranger = await app.inject({ method: 'HEAD', url: location, headers: { ...server.auth({ sub: 'other', org: 'org-1', scope: 'epcr:*' }), 'tus-resumable': '1.0.0' } })
   t.equal(stranger.statusCode, 404, "another user's upload looks like none")

@@ -115,10 +115,16 @@ export class ResumableUploads {
     return multipartOf(this.storage, 'resumable uploads need one; use PUT /files')
   }
 
-  /** Reserves the key and starts the store's multipart upload. */
+  /**
+   * Reserves the key and starts the store's multipart upload. The same user starting over (a new
+   * POST for a key their own unfinished upload holds, say after losing its URL) replaces that
+   * upload, unless a request is appending to it right now.
+   */
   async create(input: ResumableStart): Promise<ObjectRow> {
     const operations = this.operations()
     this.storage.checkUpload({ size: input.length, contentType: input.contentType })
+    const earlier = await this.storage.ledger.getPending(input.parts.key)
+    if (earlier?.kind === 'tus' && earlier.createdBy === input.actor) await this.terminate(earlier.id, input.actor)
     const progress: ResumableProgress = { v: 1, partSize: 0, parts: [], tail: 0 }
     const id = await reserveWithMultipart(this.storage, operations, {
       key: input.parts.key,
@@ -182,7 +188,7 @@ export class ResumableUploads {
     }
   }
 
-  private async appendLocked(row: ObjectRow & {}, input: AppendInput): Promise<AppendResult> {
+  private async appendLocked(row: ObjectRow, input: AppendInput): Promise<AppendResult> {
     const operations = this.operations()
     const { ledger, store } = this.storage
     const total = row.expectedSize ?? 0

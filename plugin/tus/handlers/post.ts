@@ -28,7 +28,14 @@ export function postHandler(ctx: TusContext): TusHandler {
     reply.header('location', `${request.url.split('?')[0]}/${row.id}`)
     // Creation is a step of the upload: audited when it is refused, or when the upload completes.
     ctx.access.quiet(request)
-    const result = await appendBody(ctx, request, row.id, identity.sub, 0)
+    let result
+    try {
+      result = await appendBody(ctx, request, row.id, identity.sub, 0)
+    } catch (err) {
+      // The client never learned where its upload is, so nobody can resume it: free the key.
+      await ctx.uploads.terminate(row.id, identity.sub).catch(() => {})
+      throw err
+    }
     noteOutcome(ctx, request, result)
     return progressHeaders(reply, result.offset, row.expiresAt).code(201).send()
   }
