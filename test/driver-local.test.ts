@@ -40,6 +40,7 @@ t.test('local: objects and metadata live in the documented layout', async (t) =>
   const asStore: ObjectStore = store
   t.equal(asStore.presignGet, undefined, 'no presigned GET: the plugin uses proxy-mode URLs')
   t.equal(asStore.presignPut, undefined, 'no presigned PUT')
+  t.equal(asStore.multipart, undefined, 'no multipart uploads in steps: tus and presigned multipart say so')
   await store.delete(key)
   t.same(await entries(join(root, 'objects')), [], 'delete prunes the empty parent directories')
   t.same(await entries(join(root, 'meta')), [], 'and those of the metadata')
