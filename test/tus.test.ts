@@ -232,3 +232,22 @@ test('the embedded local-disk store has no multipart uploads: tus and presigned 
   t.equal(multipart.statusCode, 400)
   t.same(await app.storage.ledger.listStalePending(new Date(Date.now() + 1000)), [], 'no reservation left behind')
 })
+
+test('a chunk refused for its checksum after it crossed a part boundary leaves the staged tail intact', async (t) => {
+  const server = await sidecar(t)
+  const { app } = server
+  const data = randomBytes(12 * MIB)
+  const created = await app.inject({ method: 'POST', url: '/v1/uploads/tus', headers: tusHeaders(server, { 'upload-length': String(data.length), 'upload-metadata': metadata({ ...META, filename: 'sum.mp4' }) }) })
+  const location = created.headers.location as string
+  const patch = (from: number, to: number, sum = createHash('sha256').update(data.subarray(from, to)).digest('base64')) =>
+    app.inject({ method: 'PATCH', url: location, headers: tusHeaders(server, { 'upload-offset': String(from), 'content-type': 'application/offset+octet-stream', 'upload-checksum': `sha256 ${sum}` }), payload: data.subarray(from, to) })
+  t.equal((await patch(0, 3 * MIB)).statusCode, 204, '3 MiB: a staged tail (too short for a part)')
+  // 7 MiB more: the tail and 5 MiB fill an 8 MiB part, 2 MiB would be a new tail; the sum is wrong.
+  t.equal((await patch(3 * MIB, 10 * MIB, Buffer.alloc(32).toString('base64'))).statusCode, 460)
+  t.equal((await patch(3 * MIB, 10 * MIB)).statusCode, 204, 'sent again with the right sum')
+  const last = await patch(10 * MIB, 12 * MIB)
+  t.equal(last.statusCode, 204)
+  const row = await app.storage.ledger.getById(location.split('/').pop()!)
+  t.equal(row?.sha256, sha256(data), 'the file is exact: the refused chunk changed nothing it relied on')
+  t.same(await server.bucket.keys(), [row!.key], 'no staged tail left')
+})

@@ -28,7 +28,7 @@ import {
 } from '../errors.js'
 import { ByteSlicer } from './byte-slicer.js'
 import { MAX_PARTS, MIN_PART_BYTES } from './multipart.js'
-import { tailKeyFor } from './staging.js'
+import { stagingDirFor, tailKeyFor } from './staging.js'
 import { multipartOf, reserveWithMultipart } from './store-upload.js'
 
 const MIB = 1024 * 1024
@@ -137,7 +137,7 @@ export class ResumableUploads {
       expiresAt: this.storage.uploadExpiry(),
       uploadOffset: 0,
       progress: JSON.stringify(progress),
-    }, (id) => ({ stagingKey: tailKeyFor(id) }))
+    }, (id) => ({ stagingKey: stagingDirFor(id) }))
     return (await this.storage.ledger.getById(id))!
   }
 
@@ -215,7 +215,9 @@ export class ResumableUploads {
       committed = offset
       if (hash && keepHash) this.keepHash(row.id, offset, hash)
     }
-    const tail = () => (progress.tail > 0 ? [this.readTail(row.id, progress.tail)] : [])
+    // The tail starts where the parts end; reading it names it, so it is fixed before the loop moves on.
+    const tail = () => (progress.tail > 0 ? [this.readTail(tailKeyFor(row.id, offset - progress.tail), progress.tail)] : [])
+    const superseded = new Set<string>()
 
     let remaining = input.length
     while (remaining > 0) {
@@ -225,6 +227,7 @@ export class ResumableUploads {
         const fromBody = Math.min(progress.partSize - progress.tail, remaining)
         const size = progress.tail + fromBody
         const partNumber = progress.parts.length + 1
+        if (progress.tail > 0) superseded.add(tailKeyFor(row.id, offset - progress.tail))
         const { etag } = await operations.uploadPart({
           key: row.key,
           uploadId: row.uploadId!,
@@ -240,8 +243,10 @@ export class ResumableUploads {
       } else {
         // Too short for a part: old tail plus the rest becomes the new tail, outside the live layout.
         const size = progress.tail + remaining
+        const start = offset - progress.tail
+        if (progress.tail > 0) superseded.add(tailKeyFor(row.id, start))
         await operations.putSized({
-          key: tailKeyFor(row.id),
+          key: tailKeyFor(row.id, start),
           body: concat(...tail(), slicer.take(remaining)),
           contentLength: size,
           contentType: 'application/octet-stream',
@@ -256,13 +261,14 @@ export class ResumableUploads {
     if (check && !check.digest().equals(input.checksum!.digest)) throw new ChecksumMismatchError()
     if (offset < total) {
       if (offset !== committed) await persist()
+      await this.removeTails(row.id, superseded, progress.tail > 0 ? tailKeyFor(row.id, offset - progress.tail) : undefined)
       return { offset }
     }
     // Every byte is in: record the digest first, so an interrupted finish can be taken up again.
     progress.finishing = { sha256: hash ? hash.digest('hex') : null }
     await persist(false)
     const record = await this.finish(row.id)
-    await store.delete(tailKeyFor(row.id)).catch(() => {})
+    await this.removeStaged(row.id)
     return { offset, record }
   }
 
@@ -287,9 +293,20 @@ export class ResumableUploads {
   }
 
   /** Only the bytes the ledger counts: a tail written by an append that then lost its race may be longer. */
-  private async *readTail(id: string, length: number): AsyncIterable<Buffer> {
-    const got = await this.storage.store.get(tailKeyFor(id), { start: 0, end: length - 1 })
+  private async *readTail(key: string, length: number): AsyncIterable<Buffer> {
+    const got = await this.storage.store.get(key, { start: 0, end: length - 1 })
     yield* got.body
+  }
+
+  /** Tails the ledger no longer counts on, once it has recorded that (best effort: the sweep gets the rest). */
+  private async removeTails(id: string, superseded: Set<string>, current: string | undefined): Promise<void> {
+    for (const key of superseded) if (key !== current) await this.storage.store.delete(key).catch(() => {})
+  }
+
+  /** Everything the upload staged. */
+  private async removeStaged(id: string): Promise<void> {
+    const { items } = await this.storage.store.list(stagingDirFor(id))
+    for (const item of items) await this.storage.store.delete(item.key)
   }
 
   /** Assembles the parts at the key, tags it and records it. Safe to run again after an interruption. */
@@ -320,7 +337,7 @@ export class ResumableUploads {
 
   private async finishInterrupted(row: ObjectRow): Promise<ObjectRow> {
     await this.finish(row.id)
-    await this.storage.store.delete(tailKeyFor(row.id)).catch(() => {})
+    await this.removeStaged(row.id).catch(() => {})
     return (await this.storage.ledger.getById(row.id))!
   }
 
@@ -349,7 +366,7 @@ export class ResumableUploads {
   private async discard(row: ObjectRow, reason: string): Promise<void> {
     this.hashes.delete(row.id)
     await this.abortParts(row)
-    await this.storage.store.delete(tailKeyFor(row.id))
+    await this.removeStaged(row.id)
     await this.storage.ledger.fail(row.id, reason)
   }
 

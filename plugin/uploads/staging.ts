@@ -10,9 +10,28 @@ export function stagingKeyFor(uploadId: string): string {
   return `${STAGING_PREFIX}${uploadId}/object`
 }
 
-/** A resumable upload's bytes past its last full part (shorter than the part minimum). */
-export function tailKeyFor(uploadId: string): string {
-  return `${STAGING_PREFIX}${uploadId}/tail`
+/** Everything a resumable upload stages lives under this prefix. */
+export function stagingDirFor(uploadId: string): string {
+  return `${STAGING_PREFIX}${uploadId}/`
+}
+
+/**
+ * A resumable upload's bytes past its last full part (shorter than the part minimum), named by the
+ * offset they start at: a new tail never overwrites the one the ledger still counts on.
+ */
+export function tailKeyFor(uploadId: string, start: number): string {
+  return `${stagingDirFor(uploadId)}tail-${start}`
+}
+
+/** The staging directory a staged key belongs to: `.uploads/{id}/`. */
+function stagingDirOf(key: string): string {
+  return key.split('/').slice(0, 2).join('/') + '/'
+}
+
+/** Whether a pending upload claims `key`: it is its staged object, or under its staging directory. */
+export function claimedStaging(pendingStagingKeys: Iterable<string>): (key: string) => boolean {
+  const dirs = new Set([...pendingStagingKeys].map(stagingDirOf))
+  return (key) => dirs.has(stagingDirOf(key))
 }
 
 export function isStagingKey(key: string): boolean {
@@ -34,15 +53,15 @@ interface StagingDeps {
  * a presigned URL lives) count, so an upload being started right now is never taken for one.
  */
 export async function orphanStaging(deps: StagingDeps, now: Date, graceSeconds: number): Promise<string[]> {
-  const claimed = new Set<string>()
-  for (const row of await deps.ledger.listStalePending(ALL_PENDING)) if (row.stagingKey) claimed.add(row.stagingKey)
+  const pending = await deps.ledger.listStalePending(ALL_PENDING)
+  const claimed = claimedStaging(pending.flatMap((row) => (row.stagingKey ? [row.stagingKey] : [])))
   const orphans: string[] = []
   let cursor: string | undefined
   do {
     const page = await deps.store.list(STAGING_PREFIX, { cursor, limit: 1000 })
     for (const item of page.items) {
       const old = now.getTime() - item.lastModified.getTime() >= graceSeconds * 1000
-      if (old && !claimed.has(item.key)) orphans.push(item.key)
+      if (old && !claimed(item.key)) orphans.push(item.key)
     }
     cursor = page.nextCursor
   } while (cursor)

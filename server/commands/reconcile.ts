@@ -5,7 +5,7 @@
 import type { IncompleteUpload, ObjectStore } from '../../plugin/drivers/types.js'
 import type { Ledger, ObjectState, UploadKind } from '../../plugin/ledger/types.js'
 import type { Storage } from '../../plugin/storage.js'
-import { ALL_PENDING } from '../../plugin/uploads/staging.js'
+import { ALL_PENDING, claimedStaging } from '../../plugin/uploads/staging.js'
 import type { Command } from './types.js'
 import { cliConfig, openStorage, parseCommandArgs, progress, usageError } from './context.js'
 
@@ -112,9 +112,11 @@ export async function compare(deps: ReconcileDeps, options: ReconcileOptions): P
   const recordsBefore = await deps.ledger.listStoredKeys()
   const objects = await listObjects(deps.store, options.onProgress)
   const recordsAfter = await deps.ledger.listStoredKeys()
-  const claimed = new Set([...recordsBefore, ...recordsAfter].map((r) => r.key))
+  const recorded = new Set([...recordsBefore, ...recordsAfter].map((r) => r.key))
   // Bytes staged by pending uploads (a presigned PUT's object, a resumable upload's tail) are theirs.
-  for (const row of await deps.ledger.listStalePending(ALL_PENDING)) if (row.stagingKey) claimed.add(row.stagingKey)
+  const pendingRows = await deps.ledger.listStalePending(ALL_PENDING)
+  const staged = claimedStaging(pendingRows.flatMap((row) => (row.stagingKey ? [row.stagingKey] : [])))
+  const claimed = { has: (key: string) => recorded.has(key) || staged(key) }
   const stable = new Set(recordsAfter.map((r) => `${r.id}:${r.state}:${r.key}`))
 
   const unrecorded: Comparison['unrecorded'] = []
