@@ -12,7 +12,6 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { CHROMIUM, CHROMIUM_ARGS } from './helpers/browser.js'
 import { createTestBucket } from './helpers/s3.js'
 import { buildServer, spacesEnv } from './helpers/server.js'
-import { CHROMIUM, CHROMIUM_ARGS } from './helpers/browser.js'
 
 const CLI = fileURLToPath(new URL('../server/cli.ts', import.meta.url))
 const TSX = import.meta.resolve('tsx')
