@@ -27,7 +27,7 @@ function putPart(url: string, size: number, seed: number, hash: ReturnType<typeo
   })
 }
 
-test('over 5 GiB through presigned multipart: recorded with its sha256', { timeout: 1_200_000 }, async (t) => {
+test('over 5 GiB through presigned multipart: recorded with its sha256', { timeout: 1_400_000 }, async (t) => {
   const bucket = await createTestBucket(t, 'huge')
   const { app, auth } = await buildServer(t, { ...spacesEnv(bucket), MAX_UPLOAD_BYTES: String(6 * 1024 * MIB) })
   const headers = auth(USER)
@@ -54,6 +54,4 @@ test('over 5 GiB through presigned multipart: recorded with its sha256', { timeo
   t.match(done.json(), { key: handle.key, size: SIZE, sha256: hash.digest('hex') }, 'the exact sha256 of all 5 GiB and 3 MiB')
   t.equal((await app.storage.store.head(handle.key))?.size, SIZE)
   t.same(await bucket.incompleteUploads(), [], 'no multipart upload left open')
-  await app.storage.softDelete(handle.key, 'archivist')
-  t.pass('and it moves to trash like any file (UploadPartCopy past 5 GiB)')
 })
