@@ -190,7 +190,7 @@ export class ResumableUploads {
 
   private async appendLocked(row: ObjectRow, input: AppendInput): Promise<AppendResult> {
     const operations = this.operations()
-    const { ledger, store } = this.storage
+    const { ledger } = this.storage
     const total = row.expectedSize ?? 0
     const progress = parseProgress(row)
     if (progress.partSize === 0) progress.partSize = choosePartSize(input.length, total)
@@ -261,7 +261,7 @@ export class ResumableUploads {
     if (check && !check.digest().equals(input.checksum!.digest)) throw new ChecksumMismatchError()
     if (offset < total) {
       if (offset !== committed) await persist()
-      await this.removeTails(row.id, superseded, progress.tail > 0 ? tailKeyFor(row.id, offset - progress.tail) : undefined)
+      await this.removeTails(superseded, progress.tail > 0 ? tailKeyFor(row.id, offset - progress.tail) : undefined)
       return { offset }
     }
     // Every byte is in: record the digest first, so an interrupted finish can be taken up again.
@@ -299,7 +299,7 @@ export class ResumableUploads {
   }
 
   /** Tails the ledger no longer counts on, once it has recorded that (best effort: the sweep gets the rest). */
-  private async removeTails(id: string, superseded: Set<string>, current: string | undefined): Promise<void> {
+  private async removeTails(superseded: Set<string>, current: string | undefined): Promise<void> {
     for (const key of superseded) if (key !== current) await this.storage.store.delete(key).catch(() => {})
   }
 
