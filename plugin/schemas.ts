@@ -23,11 +23,16 @@ const ERROR_MEANINGS = {
   400: 'Bad input: a key, body, query or header the API refuses',
   401: 'No bearer token, or a bad or expired one',
   403: 'Denied by the policy (audited), or a signed link that expired or was altered',
-  404: 'No such file or trash entry',
-  409: 'A file holds the key (give ?overwrite=true), or another upload to it is running',
+  404: 'No such file, trash entry or upload',
+  409: 'A file holds the key (give ?overwrite=true), another upload to it is running, or (tus) Upload-Offset is not where the upload is: HEAD and resume',
+  410: 'The upload expired or was terminated: start a new one',
+  411: 'A tus chunk without Content-Length',
+  412: 'Tus-Resumable is missing or not 1.0.0 (Tus-Version names the version spoken)',
   413: 'Over the upload limit',
   415: 'A content type this route or this deployment does not take',
   416: 'The range is past the end of the file',
+  423: 'Another request is appending to this upload: retry in a moment',
+  460: 'The chunk does not match its Upload-Checksum: nothing of it was kept, send it again',
   502: 'The object store refused the request; retry (nothing was recorded as stored)',
   503: 'The object store or the ledger is unreachable; retry after Retry-After',
 } as const
@@ -132,6 +137,39 @@ export const directUploadSchema = {
     method: { type: 'string', enum: ['PUT'] },
     headers: { type: 'object', additionalProperties: { type: 'string' } },
     expiresAt: timestamp,
+  },
+} as const
+
+/** Where an upload goes in the caller's org: the layout's segments before the filename. */
+export const uploadTargetProperties = {
+  system: { type: 'string', description: 'One of the configured systems, e.g. epcr' },
+  objectType: { type: 'string', description: 'e.g. document' },
+  objectId: { type: 'string', description: 'e.g. epcr-456' },
+} as const
+
+/** A content type goes into a signed header: printable ASCII only (no CR/LF smuggling). */
+export const contentTypeSchema = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e][\\x20-\\x7e]*$' } as const
+
+/** A file record with the URL it is served at: what a finished browser multipart upload answers (Uppy reads `location`). */
+export const completedUploadSchema = {
+  type: 'object',
+  description: 'The stored file, and its URL',
+  required: [...fileRecordSchema.required, 'location'],
+  properties: { ...fileRecordProperties, location: { type: 'string', format: 'uri' } },
+} as const
+
+/** The headers that make a repeated PUT or POST safe (see uploads/retry.ts). */
+export const retryHeadersSchema = {
+  type: 'object',
+  properties: {
+    'idempotency-key': {
+      type: 'string',
+      description: 'Any 1-255 printable characters: the same request sent again with it answers 200 with the file it stored',
+    },
+    'repr-digest': {
+      type: 'string',
+      description: 'sha-256=:<base64>: (RFC 9530): checked against the bytes; a live file with that digest at the key answers 200',
+    },
   },
 } as const
 
@@ -265,6 +303,12 @@ export function documentTokenPath({ schema, url }: RouteDocument): RouteDocument
 export const rawUploadBody = {
   description: 'The file, as the raw body (curl -T); its Content-Type is stored with it',
   content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+} as const
+
+/** A tus chunk: the bytes from Upload-Offset on, never parsed (creation-with-upload sends the first one with the POST). */
+export const tusChunkBody = {
+  description: 'Bytes of the file from Upload-Offset on; Content-Length is required',
+  content: { 'application/offset+octet-stream': { schema: { type: 'string', format: 'binary' } } },
 } as const
 
 export const multipartUploadBody = {

@@ -105,6 +105,8 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
         { name: 'trash', description: 'Soft-deleted files: restore or purge' },
         { name: 'signed-urls', description: 'Short-lived links that need no token' },
         { name: 'uploads', description: 'Direct browser uploads to the bucket' },
+        { name: 'multipart-uploads', description: 'Presigned multipart uploads of any size, in the shape Uppy (@uppy/aws-s3) expects of Companion' },
+        { name: 'tus', description: 'Resumable uploads (tus 1.0.0): tus-js-client, @uppy/tus' },
         { name: 'audit', description: 'The audit trail and usage' },
         { name: 'operations', description: 'Probes and metrics' },
       ],

@@ -119,3 +119,35 @@ test('a session endpoint stands for the caller without a bearer token, and only 
   const denied = await app.inject({ method: 'POST', url: '/v1/uploads/multipart/sessions', headers: (await setup(t)).auth({ sub: 'x', org: 'org-1', scope: 'billing:write' }), payload: { system: 'epcr', objectType: 'scan', objectId: 's-3' } })
   t.equal(denied.statusCode, 403, 'no session for a target the caller may not write')
 })
+
+test("bodies are strict: what Uppy sends is accepted, anything else is a 400 that names it (bearer and session alike)", async (t) => {
+  const { app, api, headers } = await setup(t)
+  // Exactly what @uppy/aws-s3 sends to a Companion endpoint: file.meta carries Uppy's own name,
+  // type and relativePath beside the app's fields.
+  const uppyMeta = { system: 'epcr', objectType: 'scan', objectId: 's-4', name: 'scan.pdf', type: 'application/pdf', relativePath: null }
+  const created = await api('POST', '/uploads/multipart', { filename: 'r-scan.pdf', type: 'application/pdf', metadata: uppyMeta })
+  t.equal(created.statusCode, 201, created.body)
+  const foreign = await api('POST', '/uploads/multipart', { filename: 'a.pdf', bucket: 'other', metadata: { ...uppyMeta, caption: 'chest x-ray' } })
+  t.equal(foreign.statusCode, 400)
+  t.match(foreign.json(), { code: 'FST_SPACES_BAD_REQUEST', message: /unknown properties: "bucket", "metadata\.caption"/ })
+  const handle = created.json()
+  const query = `?key=${encodeURIComponent(handle.key)}`
+  const extraPart = await api('POST', `/uploads/multipart/${handle.uploadId}/complete${query}`, { parts: [{ PartNumber: 1, ETag: '"x"', Size: 5 }] })
+  t.match(extraPart.json(), { statusCode: 400, message: /unknown properties: "parts\[0\]\.Size"/ })
+
+  const session = await app.inject({ method: 'POST', url: '/v1/uploads/multipart/sessions', headers, payload: { system: 'epcr', objectType: 'scan', objectId: 's-4' } })
+  const endpoint = new URL(session.json().companionEndpoint).pathname
+  const viaSession = await app.inject({ method: 'POST', url: `${endpoint}/s3/multipart`, payload: { filename: 's-scan.pdf', type: 'application/pdf', metadata: { name: 'scan2.pdf', type: 'application/pdf', relativePath: 'folder/scan2.pdf' } } })
+  t.equal(viaSession.statusCode, 201, viaSession.body)
+  t.match(viaSession.json().key, /\/\d{8}_scan2\.pdf$/, 'relativePath is accepted and not kept: keys have no folders')
+  const sessionForeign = await app.inject({ method: 'POST', url: `${endpoint}/s3/multipart`, payload: { filename: 'b.pdf', metadata: { name: 'b.pdf', patient: 'Jane Doe' } } })
+  t.match(sessionForeign.json(), { statusCode: 400, code: 'FST_SPACES_BAD_REQUEST', message: /unknown properties: "metadata\.patient"/ })
+  const sessionHandle = viaSession.json()
+  const sessionExtra = await app.inject({
+    method: 'POST',
+    url: `${endpoint}/s3/multipart/${sessionHandle.uploadId}/complete?key=${encodeURIComponent(sessionHandle.key)}`,
+    payload: { parts: [], bucket: 'x' },
+  })
+  t.match(sessionExtra.json(), { statusCode: 400, message: /unknown properties: "bucket"/ })
+  for (const h of [handle, sessionHandle]) await api('DELETE', `/uploads/multipart/${h.uploadId}?key=${encodeURIComponent(h.key)}`)
+})

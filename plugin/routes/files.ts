@@ -17,6 +17,7 @@ import {
   multipartUploadBody,
   pageSchema,
   rawUploadBody,
+  retryHeadersSchema,
   softDeleteSchema,
 } from '../schemas.js'
 
@@ -62,6 +63,7 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
           tags: ['files'],
           params: keyParams,
           querystring: { type: 'object', properties: { overwrite: { type: 'boolean', default: false } } },
+          headers: retryHeadersSchema,
           response: {
             200: {
               ...fileRecordSchema,
@@ -113,6 +115,7 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
         tags: ['files'],
         consumes: ['multipart/form-data'],
         querystring: { type: 'object', properties: { overwrite: { type: 'boolean', default: false } } },
+        headers: { type: 'object', properties: { 'idempotency-key': retryHeadersSchema.properties['idempotency-key'] } },
         response: {
           200: { ...storedFiles, description: 'A retry (same Idempotency-Key) of a form whose files are all stored: their records' },
           201: { ...storedFiles, description: 'Every file stored' },

@@ -9,6 +9,8 @@
 // endpoint, so POST /uploads/multipart/sessions mints a short-lived endpoint URL that carries a
 // sealed token instead: the same operations under /uploads/multipart/session/{token}/s3/multipart
 // (one wildcard route per method: the token is longer than a path parameter may be).
+// Bodies are strict as everywhere (unknown properties are a 400 that names them): they list
+// exactly what Uppy sends, including the file.meta fields it adds itself (name, type, relativePath).
 import { hkdfSync } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { MultipartHandle } from '../uploads/multipart.js'
@@ -16,8 +18,9 @@ import type { RouteDeps } from './deps.js'
 import type { Identity } from '../policy.js'
 import { BadRequestError, RouteNotFoundError } from '../errors.js'
 import { createSignedToken, verifySignedToken } from '../signed-token.js'
-import { contentTypeSchema, uploadKey } from './uploads.js'
-import { errorSchema, fileRecordSchema, uploadErrors } from './schemas.js'
+import { uploadKey } from './uploads.js'
+import { completedUploadSchema, contentTypeSchema, errorResponses, uploadTargetProperties } from '../schemas.js'
+import { refuseUnknownProperties } from './strict-http.js'
 
 interface Target {
   system: string
@@ -45,6 +48,7 @@ interface CompleteBody {
 
 /** Session calls come through one wildcard route, so their bodies are checked here rather than by a schema. */
 function checkCreateBody(body: unknown): CreateBody {
+  refuseUnknownProperties(createBody, body)
   const b = (body ?? {}) as CreateBody
   if (typeof b.filename !== 'string' || b.filename.length === 0 || b.filename.length > 1024) throw new BadRequestError('body.filename is required')
   if (b.type !== undefined && (typeof b.type !== 'string' || !/^[\x21-\x7e][\x20-\x7e]{0,254}$/.test(b.type))) throw new BadRequestError('body.type must be a content type')
@@ -53,6 +57,7 @@ function checkCreateBody(body: unknown): CreateBody {
 }
 
 function checkCompleteBody(body: unknown): CompleteBody {
+  refuseUnknownProperties(completeBody, body)
   const parts = (body as CompleteBody | undefined)?.parts
   const valid = Array.isArray(parts) && parts.length <= 10_000 && parts.every((p) => Number.isInteger(p?.PartNumber) && typeof p?.ETag === 'string')
   if (!valid) throw new BadRequestError('body.parts must be [{ PartNumber, ETag }]')
@@ -62,39 +67,57 @@ function checkCompleteBody(body: unknown): CompleteBody {
 const handleParams = {
   type: 'object',
   required: ['uploadId'],
-  properties: { uploadId: { type: 'string', maxLength: 64 }, partNumber: { type: 'integer' } },
+  properties: {
+    uploadId: { type: 'string', maxLength: 64, description: 'From the create call' },
+    partNumber: { type: 'integer', description: '1 to 10,000' },
+  },
 } as const
-const keyQuery = { type: 'object', required: ['key'], properties: { key: { type: 'string', maxLength: 2048 } } } as const
+const keyQuery = {
+  type: 'object',
+  required: ['key'],
+  properties: { key: { type: 'string', maxLength: 2048, description: 'From the create call' } },
+} as const
 
-const createSchema = {
-  body: {
-    type: 'object',
-    required: ['filename'],
-    properties: {
-      filename: { type: 'string', minLength: 1, maxLength: 1024, description: "the file's name (Uppy sends its object key here; metadata.name wins)" },
-      type: contentTypeSchema,
-      size: { type: 'integer', minimum: 0, description: 'the file size, checked on completion' },
-      metadata: {
-        type: 'object',
-        description: 'system, objectType, objectId (bearer calls), name, size: as Uppy sends file.meta',
-        properties: {
-          system: { type: 'string' },
-          objectType: { type: 'string' },
-          objectId: { type: 'string' },
-          name: { type: 'string', maxLength: 1024 },
-          size: { anyOf: [{ type: 'integer' }, { type: 'string' }] },
-        },
+/** Companion's create body, as Uppy sends it: `{ filename, type, metadata: file.meta }`. */
+const createBody = {
+  type: 'object',
+  required: ['filename'],
+  additionalProperties: false,
+  properties: {
+    filename: { type: 'string', minLength: 1, maxLength: 1024, description: "The file's name (Uppy sends its object key here; metadata.name wins)" },
+    type: { ...contentTypeSchema, description: 'The content type stored with the file' },
+    size: { type: 'integer', minimum: 0, description: 'The file size, checked on completion' },
+    metadata: {
+      type: 'object',
+      description: "Uppy's file.meta: where the file goes (bearer calls) and the fields Uppy adds itself",
+      additionalProperties: false,
+      properties: {
+        ...uploadTargetProperties,
+        name: { type: 'string', maxLength: 1024, description: "The file's name" },
+        size: { anyOf: [{ type: 'integer' }, { type: 'string' }], description: 'The file size, if the top-level size is not given' },
+        type: { type: 'string', maxLength: 255, description: "Uppy's copy of the file type: the top-level type is the one stored" },
+        relativePath: { type: 'string', nullable: true, maxLength: 4096, description: 'Set by Uppy for files from a dropped folder: not kept (keys have no folders)' },
       },
     },
   },
+} as const
+
+const createSchema = {
+  body: createBody,
   response: {
-    201: { type: 'object', required: ['key', 'uploadId'], properties: { key: { type: 'string' }, uploadId: { type: 'string' } } },
-    ...uploadErrors,
+    201: {
+      type: 'object',
+      description: 'The upload started: pass key and uploadId to the other calls',
+      required: ['key', 'uploadId'],
+      properties: { key: { type: 'string' }, uploadId: { type: 'string' } },
+    },
+    ...errorResponses(409, 413, 415),
   },
 } as const
 
 const partsSchema = {
   type: 'array',
+  description: 'The parts the store holds so far',
   items: {
     type: 'object',
     required: ['PartNumber', 'Size', 'ETag'],
@@ -102,22 +125,23 @@ const partsSchema = {
   },
 } as const
 
+/** Companion's complete body, as Uppy sends it. */
 const completeBody = {
   type: 'object',
   required: ['parts'],
+  additionalProperties: false,
   properties: {
     parts: {
       type: 'array',
       maxItems: 10_000,
-      items: { type: 'object', required: ['PartNumber', 'ETag'], properties: { PartNumber: { type: 'integer' }, ETag: { type: 'string' } } },
+      items: {
+        type: 'object',
+        required: ['PartNumber', 'ETag'],
+        additionalProperties: false,
+        properties: { PartNumber: { type: 'integer' }, ETag: { type: 'string' } },
+      },
     },
   },
-} as const
-
-const completed = {
-  type: 'object',
-  properties: { ...fileRecordSchema.properties, location: { type: 'string' } },
-  required: [...fileRecordSchema.required, 'location'],
 } as const
 
 function sessionSecret(secret: Buffer): Buffer {
@@ -184,14 +208,17 @@ export async function multipartRoutes(app: FastifyInstance, deps: RouteDeps): Pr
     const identity: Identity = await access.identity(request)
     return { sub: identity.sub, org: identity.org }
   }
-  const tags = ['multipart uploads']
+  const tags = ['multipart-uploads']
   const config = (operation: string, audit: 'sign' | 'upload_complete') => ({ operation, audit })
   type Handle = { Params: { uploadId: string }; Querystring: { key: string } }
   const handleOf = (request: FastifyRequest<Handle>): MultipartHandle => ({ key: request.query.key, uploadId: request.params.uploadId })
 
   app.post<{ Body: CreateBody }>(
     '/uploads/multipart',
-    { config: config('storage.object.multipart_create', 'sign'), schema: { summary: 'Start a presigned multipart upload (Companion: POST /s3/multipart)', tags, ...createSchema } },
+    {
+      config: config('storage.object.multipart_create', 'sign'),
+      schema: { summary: 'Start a presigned multipart upload (Companion: POST /s3/multipart)', operationId: 'createMultipartUpload', tags, ...createSchema },
+    },
     async (request, reply) => ops.create(request, reply, await bearer(request), request.body),
   )
   app.get<Handle & { Params: { partNumber: number } }>(
@@ -200,10 +227,19 @@ export async function multipartRoutes(app: FastifyInstance, deps: RouteDeps): Pr
       config: config('storage.object.multipart_sign_part', 'sign'),
       schema: {
         summary: 'A presigned URL for one part (Companion: GET /s3/multipart/{uploadId}/{partNumber})',
+        operationId: 'signMultipartPart',
         tags,
         params: handleParams,
         querystring: keyQuery,
-        response: { 200: { type: 'object', required: ['url', 'expires'], properties: { url: { type: 'string' }, expires: { type: 'integer' } } }, ...uploadErrors },
+        response: {
+          200: {
+            type: 'object',
+            description: 'PUT the part to url; the store answers with its ETag',
+            required: ['url', 'expires'],
+            properties: { url: { type: 'string', format: 'uri' }, expires: { type: 'integer', description: 'Seconds' } },
+          },
+          ...errorResponses(404, 409),
+        },
       },
     },
     async (request, reply) => ops.signPart(request, reply, await bearer(request), handleOf(request), request.params.partNumber),
@@ -212,7 +248,14 @@ export async function multipartRoutes(app: FastifyInstance, deps: RouteDeps): Pr
     '/uploads/multipart/:uploadId',
     {
       config: config('storage.object.multipart_list_parts', 'sign'),
-      schema: { summary: 'The parts uploaded so far (Companion: GET /s3/multipart/{uploadId})', tags, params: handleParams, querystring: keyQuery, response: { 200: partsSchema, ...uploadErrors } },
+      schema: {
+        summary: 'The parts uploaded so far (Companion: GET /s3/multipart/{uploadId})',
+        operationId: 'listMultipartParts',
+        tags,
+        params: handleParams,
+        querystring: keyQuery,
+        response: { 200: partsSchema, ...errorResponses(404) },
+      },
     },
     async (request, reply) => ops.listParts(request, reply, await bearer(request), handleOf(request)),
   )
@@ -223,11 +266,16 @@ export async function multipartRoutes(app: FastifyInstance, deps: RouteDeps): Pr
       schema: {
         summary: 'Assemble, check, hash and record the upload (Companion: POST /s3/multipart/{uploadId}/complete)',
         description: '201 when this call recorded it; 200 with the same record when an earlier or concurrent completion did.',
+        operationId: 'completeMultipartUpload',
         tags,
         params: handleParams,
         querystring: keyQuery,
         body: completeBody,
-        response: { 200: completed, 201: completed, ...uploadErrors },
+        response: {
+          200: { ...completedUploadSchema, description: 'An earlier or concurrent completion recorded it: the same record' },
+          201: completedUploadSchema,
+          ...errorResponses(404, 409, 413),
+        },
       },
     },
     async (request, reply) => ops.complete(request, reply, await bearer(request), handleOf(request), request.body),
@@ -236,7 +284,14 @@ export async function multipartRoutes(app: FastifyInstance, deps: RouteDeps): Pr
     '/uploads/multipart/:uploadId',
     {
       config: config('storage.object.multipart_abort', 'upload_complete'),
-      schema: { summary: 'Abort: the parts are removed (Companion: DELETE /s3/multipart/{uploadId})', tags, params: handleParams, querystring: keyQuery, response: { 200: { type: 'object' }, ...uploadErrors } },
+      schema: {
+        summary: 'Abort: the parts are removed (Companion: DELETE /s3/multipart/{uploadId})',
+        operationId: 'abortMultipartUpload',
+        tags,
+        params: handleParams,
+        querystring: keyQuery,
+        response: { 200: { type: 'object', description: 'Aborted: nothing of the upload is left', properties: {} }, ...errorResponses(404) },
+      },
     },
     async (request, reply) => ops.abort(request, reply, await bearer(request), handleOf(request)),
   )
@@ -263,9 +318,11 @@ export async function multipartRoutes(app: FastifyInstance, deps: RouteDeps): Pr
     throw new RouteNotFoundError(`for ${request.method} here`)
   }
   const sessionSchema = {
-    summary: 'The multipart operations for an Uppy companionEndpoint from POST /uploads/multipart/sessions',
-    description: '{token}/s3/multipart[/{uploadId}[/{partNumber}|/complete]], as Uppy Companion serves them; no bearer token.',
-    tags,
+    // Left out of the OpenAPI document: only Uppy builds these paths, under an endpoint it is
+    // given, and one wildcard route per method cannot be documented as the five operations it
+    // serves. The document has those operations as the bearer routes above (same bodies, same
+    // answers), and createMultipartSession's description names the paths.
+    hide: true,
     querystring: { type: 'object', properties: { key: { type: 'string', maxLength: 2048 } } },
   }
   for (const method of ['GET', 'POST', 'DELETE'] as const) {
@@ -284,28 +341,31 @@ export async function multipartRoutes(app: FastifyInstance, deps: RouteDeps): Pr
       config: { operation: 'storage.object.multipart_session', audit: 'sign' },
       schema: {
         summary: 'An upload endpoint for Uppy (@uppy/aws-s3 companionEndpoint) that stands for this caller',
-        description: 'The endpoint carries a sealed, expiring token: Uppy sends no Authorization header of its own.',
-        tags: ['multipart uploads'],
+        description:
+          'The endpoint carries a sealed, expiring token, since Uppy sends no Authorization header of its own. ' +
+          'Under it, Uppy calls the five operations of the multipart-uploads routes without a bearer token, as Companion serves them: ' +
+          'POST {companionEndpoint}/s3/multipart, GET …/s3/multipart/{uploadId}/{partNumber}, GET …/s3/multipart/{uploadId}, ' +
+          'POST …/s3/multipart/{uploadId}/complete and DELETE …/s3/multipart/{uploadId} (the last four with ?key=). ' +
+          'Their uploads go to the target named here.',
+        operationId: 'createMultipartSession',
+        tags,
         body: {
           type: 'object',
           required: ['system', 'objectType', 'objectId'],
           additionalProperties: false,
           properties: {
-            system: { type: 'string' },
-            objectType: { type: 'string' },
-            objectId: { type: 'string' },
+            ...uploadTargetProperties,
             expiresIn: { type: 'integer', minimum: 60, description: 'seconds; default 3600, at most UPLOAD_EXPIRY_SECONDS' },
           },
         },
         response: {
           201: {
             type: 'object',
+            description: "Give companionEndpoint to @uppy/aws-s3; it works until expiresAt",
             required: ['companionEndpoint', 'expiresAt'],
-            properties: { companionEndpoint: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } },
+            properties: { companionEndpoint: { type: 'string', format: 'uri' }, expiresAt: { type: 'string', format: 'date-time' } },
           },
-          400: errorSchema,
-          401: errorSchema,
-          403: errorSchema,
+          ...errorResponses(),
         },
       },
     },

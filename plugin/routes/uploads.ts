@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { RouteDeps } from './deps.js'
 import { buildKey, datedFilename, uploadFilename } from '../keys.js'
-import { directUploadSchema, errorResponses, fileRecordSchema } from '../schemas.js'
+import { contentTypeSchema, directUploadSchema, errorResponses, fileRecordSchema, uploadTargetProperties } from '../schemas.js'
 
 export interface UploadTarget {
   system: string
@@ -24,9 +24,6 @@ export function uploadKey(deps: RouteDeps, orgId: string, target: UploadTarget):
   return buildKey({ orgId, system: target.system, objectType: target.objectType, objectId: target.objectId, filename: named }, deps.storage.options)
 }
 
-// A content type goes into a signed header: printable ASCII only (no CR/LF smuggling).
-export const contentTypeSchema = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e][\\x20-\\x7e]*$' } as const
-
 export async function uploadRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { storage, access } = deps
   const { defaultTtl } = storage.options.signedUrls
@@ -46,9 +43,7 @@ export async function uploadRoutes(app: FastifyInstance, deps: RouteDeps): Promi
           required: ['system', 'objectType', 'objectId', 'filename', 'contentType', 'size'],
           additionalProperties: false,
           properties: {
-            system: { type: 'string' },
-            objectType: { type: 'string' },
-            objectId: { type: 'string' },
+            ...uploadTargetProperties,
             filename: { type: 'string', maxLength: 1024 },
             contentType: contentTypeSchema,
             size: { type: 'integer', minimum: 0 },
