@@ -46,17 +46,22 @@ async function fastifySpaces(app: FastifyInstance, options: FastifySpacesPluginO
   if (resolved.routes) {
     await app.register(spacesRoutes, { prefix: options.prefix, storage, access })
   }
-  if (options.console) await registerConsole(app, options, resolved.systems)
+  if (options.console) await registerConsole(app, options, resolved.systems, storage.store.multipart !== undefined)
 }
 
 /** Loaded only when asked for, so hosts that leave the console off never read its module or assets. */
-async function registerConsole(app: FastifyInstance, options: FastifySpacesPluginOptions, systems: readonly string[]) {
+async function registerConsole(
+  app: FastifyInstance,
+  options: FastifySpacesPluginOptions,
+  systems: readonly string[],
+  resumable: boolean,
+) {
   if (options.routes === false) throw new ConfigInvalidError('`console` drives the HTTP routes; it needs `routes` on')
   const prefix = options.prefix ?? ''
   const path = (typeof options.console === 'object' ? options.console.path : undefined) ?? `${prefix}/console`
   if (!path.startsWith('/')) throw new ConfigInvalidError(`console.path must start with "/" (got "${path}")`)
   const { spacesConsole } = await import('./console/index.js')
-  await app.register(spacesConsole, { prefix: path, api: `${app.prefix}${prefix}`, systems })
+  await app.register(spacesConsole, { prefix: path, api: `${app.prefix}${prefix}`, systems, resumable })
 }
 
 export const spaces = fp(fastifySpaces, { fastify: '5.x', name: 'fastify-spaces' })

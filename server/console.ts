@@ -16,6 +16,7 @@ export async function registerConsole(app: FastifyInstance, config: ServerConfig
     prefix: '/console',
     api: '/v1',
     systems: config.systems,
+    resumable: app.storage.store.multipart !== undefined,
     assetsDir,
     // Only with the made-up development secret, the same case in which the dev banner prints it.
     devToken: config.jwt.ephemeral ? () => mintDevToken(app) : undefined,

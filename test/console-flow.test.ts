@@ -12,12 +12,15 @@ import t from 'tap'
 import type { Page } from 'playwright-core'
 import { axeViolations, launchChromium, newConsoleContext, watchProblems } from './helpers/browser.js'
 import { onePagePdf } from './helpers/pdf.js'
-import { listeningOnBucket } from './helpers/server.js'
+import { buildServer, listeningOnBucket } from './helpers/server.js'
+import { datePrefix } from '../plugin/keys.js'
 
 const ORG = 'org-harbor'
 const officer = { sub: 'officer-jane', org: ORG, roles: ['admin'] }
 const RECORD = ['epcr', 'document', 'epcr-9001'] as const
-const FILENAME = 'care-report.pdf'
+/** What the officer drops, and the name it is stored under (uploads are dated, as the guide keys them). */
+const DROPPED = 'care-report.pdf'
+const FILENAME = datePrefix(new Date()) + DROPPED
 const KEY = `${ORG}/${RECORD.join('/')}/${FILENAME}`
 const pdf = onePagePdf('Patient care report 9001 (test)')
 const shots = process.env.UPDATE_SCREENSHOTS === '1' ? join(process.cwd(), 'docs', 'console') : undefined
@@ -144,13 +147,14 @@ t.test('console: the whole flow in Chromium against a sidecar on the S3 peer', {
     await page.getByText('No live files in this record.').waitFor()
     t.match(page.url(), /#\/files\/epcr\/document\/epcr-9001$/)
 
-    const upload = page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().includes('/v1/files/'))
-    await dropFile(page, '[data-testid="dropzone"]', FILENAME, 'application/pdf', pdf)
-    const put = await upload
-    t.equal(put.status(), 201, 'Uppy PUT the file')
-    t.equal(new URL(put.url()).pathname, `/v1/files/${KEY}`)
+    // Uppy speaks tus: a POST creates the upload, the PATCH carrying the last byte records the file.
+    const created = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().includes('/v1/uploads/tus'))
+    const finished = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.headers()['upload-offset'] === String(pdf.length))
+    await dropFile(page, '[data-testid="dropzone"]', DROPPED, 'application/pdf', pdf)
+    t.equal((await created).status(), 201, 'Uppy created a tus upload')
+    t.equal((await finished).status(), 204, 'and sent its bytes')
     await page.getByRole('rowheader', { name: FILENAME }).waitFor()
-    await page.getByText(`Stored ${FILENAME}`).waitFor()
+    await page.getByText(`Stored ${DROPPED}`).waitFor()
     const stored = await app.inject({ method: 'GET', url: `/v1/files/${KEY}`, headers: auth(officer) })
     t.equal(stored.statusCode, 200)
     t.ok(stored.rawPayload.equals(pdf), 'the bytes in the bucket are the bytes dropped')
@@ -253,5 +257,34 @@ t.test('console: the whole flow in Chromium against a sidecar on the S3 peer', {
   })
 
   t.same(accessibility, { 'sign-in': [], files: [], trash: [], audit: [], usage: [] }, 'axe: no serious or critical violation on any view')
+  t.same(watch.problems(), [], 'no console error, failed request or error status')
+})
+
+t.test('console on local disk (no multipart uploads): a picked file goes up as one form upload', { timeout: 120_000 }, async (t) => {
+  const browser = await launchChromium(t)
+  if (!browser) return
+  const { app, token, auth } = await buildServer(t)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  const context = await newConsoleContext(browser)
+  t.teardown(() => context.close())
+  const page = await context.newPage()
+  const watch = watchProblems(page)
+  await page.goto(`${base}/console/`)
+  await page.getByLabel('Bearer token').fill(token(officer))
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.goto(`${base}/console/#/files/${RECORD.join('/')}`)
+  await page.getByText('No live files in this record.').waitFor()
+
+  const pdf = onePagePdf('picked on a laptop')
+  const posted = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().includes('/v1/files/'))
+  await page.locator('#file-picker').setInputFiles({ name: DROPPED, mimeType: 'application/pdf', buffer: pdf })
+  const response = await posted
+  t.equal(response.status(), 201)
+  t.equal(new URL(response.url()).pathname, `/v1/files/${ORG}/${RECORD.join('/')}`, 'to the record, as a form')
+  await page.getByRole('rowheader', { name: FILENAME }).waitFor()
+  const stored = await app.inject({ method: 'GET', url: `/v1/files/${KEY}`, headers: auth(officer) })
+  t.equal(stored.statusCode, 200, 'dated like a tus upload')
+  t.ok(stored.rawPayload.equals(pdf), 'the bytes picked')
   t.same(watch.problems(), [], 'no console error, failed request or error status')
 })

@@ -4,6 +4,8 @@ export interface ConsoleConfig {
   api: string
   systems: string[]
   devTokenOffered: boolean
+  /** Uploads resume over tus (the store has multipart uploads); else a form upload per file. */
+  resumable: boolean
   /** Where the page itself is served (for the dev-token route beside it). */
   base: string
 }
@@ -15,6 +17,7 @@ export function readConfig(doc: Document = document): ConsoleConfig {
     api: data.api ?? '/v1',
     systems: (data.systems ?? '').split(',').filter((s) => s.length > 0),
     devTokenOffered: data.devToken === 'offered',
+    resumable: data.resumable === 'true',
     base,
   }
 }

@@ -1,10 +1,14 @@
-// The upload seam: Uppy with the transport this server offers. Today that is a raw PUT per file
-// to /files/{key} (streamed through the server, durable when it answers 201). A resumable tus
-// endpoint would plug in here without the Files view noticing.
-import Uppy, { type UppyFile } from '@uppy/core'
+// The upload seam. On a store with multipart uploads (Spaces), Uppy speaks tus to the server's
+// endpoint (/uploads/tus), so a dropped connection resumes from the bytes the server holds instead
+// of starting over; where the file goes travels as the contract's Upload-Metadata keys, the org
+// is the token's. On local disk, which has no multipart uploads, each file is one form upload to
+// the record (POST /files/{org}/{system}/{type}/{id}). Both name the file as form uploads do
+// (dated), and the server records it before it answers.
+import Uppy from '@uppy/core'
 import DropTarget from '@uppy/drop-target'
+import Tus from '@uppy/tus'
 import XHRUpload from '@uppy/xhr-upload'
-import { keyPath, errorFromBody, type ApiError, type Api, type FileRecord } from './api.js'
+import { errorFromBody, keyPath, type ApiError, type Api } from './api.js'
 
 export interface UploadTarget {
   org: string
@@ -13,23 +17,23 @@ export interface UploadTarget {
   objectId: string
 }
 
+/** What the console says of a stored file: its name as dropped and its size. */
+export interface StoredUpload {
+  name: string
+  size: number
+}
+
 export interface UploadEvents {
   onProgress(name: string, percent: number): void
-  onStored(record: FileRecord): void
+  onStored(upload: StoredUpload): void
   onFailed(name: string, error: ApiError): void
   onSettled(): void
 }
 
-type Meta = { name: string; type?: string }
+/** The contract's Upload-Metadata keys: all Uppy sends of a file's meta (not its relativePath, say). */
+const METADATA_KEYS = ['system', 'objectType', 'objectId', 'filename', 'contentType'] as const
+type Meta = { name: string; type?: string } & Partial<Record<(typeof METADATA_KEYS)[number], string>>
 type Body = Record<string, never>
-
-// Only outages are worth a second try; a refusal (403, 409, 413, 415) would be refused again.
-const RETRYABLE = new Set([0, 502, 503, 504])
-
-/** Filenames as the server keys them: Unicode NFC. */
-export function keyFor(target: UploadTarget, filename: string): string {
-  return [target.org, target.system, target.objectType, target.objectId, filename.normalize('NFC')].join('/')
-}
 
 export interface Uploader {
   /** Adds files picked with the file input (drops arrive through the drop target). */
@@ -37,46 +41,72 @@ export interface Uploader {
   close(): void
 }
 
+// Only outages are worth a second try; a refusal (403, 409, 413, 415) would be refused again.
+const RETRYABLE = new Set([0, 502, 503, 504])
+
 export function createUploader(
   api: Api,
   target: UploadTarget,
   dropZone: HTMLElement,
-  options: { overwrite: () => boolean },
+  options: { resumable: boolean },
   events: UploadEvents,
 ): Uploader {
   const uppy = new Uppy<Meta, Body>({ autoProceed: true, allowMultipleUploadBatches: true })
   uppy.use(DropTarget, { target: dropZone })
-  uppy.use(XHRUpload, {
-    method: 'PUT',
-    formData: false,
+  if (!options.resumable) {
+    const record = [target.org, target.system, target.objectType, target.objectId].join('/')
+    uppy.use(XHRUpload, {
+      endpoint: api.url(`/files/${keyPath(record)}`),
+      method: 'POST',
+      formData: true,
+      fieldName: 'file',
+      allowedMetaFields: [],
+      limit: 2,
+      headers: { authorization: `Bearer ${api.token}` },
+      shouldRetry: (xhr) => RETRYABLE.has(xhr.status),
+    })
+  } else uppy.use(Tus, {
+    endpoint: api.url('/uploads/tus'),
+    headers: { authorization: `Bearer ${api.token}` },
+    allowedMetaFields: [...METADATA_KEYS],
     limit: 2,
-    endpoint: (file) => {
-      const one = file as UppyFile<Meta, Body>
-      return api.url(`/files/${keyPath(keyFor(target, one.name ?? 'upload'))}`, { overwrite: options.overwrite() ? 'true' : undefined })
-    },
-    headers: (file) => ({
-      authorization: `Bearer ${api.token}`,
-      'content-type': file.type || 'application/octet-stream',
-    }),
-    shouldRetry: (xhr) => RETRYABLE.has(xhr.status),
+    // tus-js-client would keep each unfinished upload's URL in localStorage under a fingerprint
+    // made of the filename, which may name a patient. Cut connections still resume within the
+    // page; a reload starts the file again.
+    storeFingerprintForResuming: false,
+  })
+  // Every file, dropped or picked, says where it goes.
+  uppy.on('file-added', (file) => {
+    uppy.setFileMeta(file.id, {
+      ...file.meta,
+      system: target.system,
+      objectType: target.objectType,
+      objectId: target.objectId,
+      filename: (file.name ?? 'upload').normalize('NFC'),
+      contentType: file.type || 'application/octet-stream',
+    })
   })
   uppy.on('upload-progress', (file, progress) => {
     if (!file || !progress.bytesTotal) return
     events.onProgress(file.name ?? '', Math.round(((progress.bytesUploaded ?? 0) / progress.bytesTotal) * 100))
   })
-  uppy.on('upload-success', (file, response) => {
-    events.onStored(response.body as unknown as FileRecord)
-    if (file) uppy.removeFile(file.id)
+  uppy.on('upload-success', (file) => {
+    if (!file) return
+    events.onStored({ name: file.name ?? '', size: file.size ?? 0 })
+    // Not at once: @uppy/tus drops its handle on the upload only after this event, and removing the
+    // file while it still holds one sends a tus DELETE for the upload just recorded.
+    setTimeout(() => uppy.removeFile(file.id))
   })
   uppy.on('upload-error', (file, _error, response) => {
-    const xhr = response as unknown as XMLHttpRequest | undefined
+    // After its retries, the last answer: the XHR itself from xhr-upload, inside the body from tus.
+    const xhr = response instanceof XMLHttpRequest ? response : (response?.body as { xhr?: XMLHttpRequest } | undefined)?.xhr
     let body: unknown
     try {
       body = xhr?.responseText ? JSON.parse(xhr.responseText) : undefined
     } catch {
       body = undefined
     }
-    events.onFailed(file?.name ?? '', errorFromBody(xhr?.status ?? 0, body))
+    events.onFailed(file?.name ?? '', errorFromBody(xhr?.status ?? response?.status ?? 0, body))
     if (file) uppy.removeFile(file.id)
   })
   uppy.on('complete', () => events.onSettled())

@@ -13,6 +13,8 @@ export interface SpacesConsoleOptions {
   api: string
   /** The configured systems, for the Files view's first level. */
   systems: readonly string[]
+  /** Uploads go through tus (the store has multipart uploads); otherwise one form upload per file. */
+  resumable: boolean
   /**
    * Development only: mints a token to offer on the sign-in screen, to browsers on this machine
    * (a loopback address) only. The sidecar passes one when it made up its own JWT secret.
@@ -69,7 +71,8 @@ export async function spacesConsole(app: FastifyInstance, options: SpacesConsole
         .replaceAll('%ICON%', escapeAttribute(`${base}/${manifest.icon}`))
         .replaceAll('%API%', escapeAttribute(options.api))
         .replaceAll('%SYSTEMS%', escapeAttribute(options.systems.join(',')))
-        .replaceAll('%DEV_TOKEN%', options.devToken ? 'offered' : ''),
+        .replaceAll('%DEV_TOKEN%', options.devToken ? 'offered' : '')
+        .replaceAll('%RESUMABLE%', options.resumable ? 'true' : 'false'),
     ),
     'index.html',
   )

@@ -40,11 +40,10 @@ function PreviewPanel({ preview, onClose }: { preview: Preview; onClose(): void 
   )
 }
 
-function Dropzone({ api, target, onStored }: { api: Api; target: UploadTarget; onStored(record: FileRecord): void }) {
+function Dropzone({ api, target, resumable, onStored }: { api: Api; target: UploadTarget; resumable: boolean; onStored(): void }) {
   const zone = useRef<HTMLDivElement>(null)
   const picker = useRef<HTMLInputElement>(null)
   const uploader = useRef<Uploader>()
-  const overwrite = useRef(false)
   const [progress, setProgress] = useState('')
   const [failures, setFailures] = useState<Array<{ name: string; error: ApiError }>>([])
   const [dragging, setDragging] = useState(false)
@@ -52,17 +51,17 @@ function Dropzone({ api, target, onStored }: { api: Api; target: UploadTarget; o
   stored.current = onStored
 
   useEffect(() => {
-    uploader.current = createUploader(api, target, zone.current!, { overwrite: () => overwrite.current }, {
+    uploader.current = createUploader(api, target, zone.current!, { resumable }, {
       onProgress: (name, percent) => setProgress(`Uploading ${name}: ${percent}%`),
-      onStored: (record) => {
-        setProgress(`Stored ${filenameOf(record.key)} (${formatBytes(record.size)}).`)
-        stored.current(record)
+      onStored: ({ name, size }) => {
+        setProgress(`Stored ${name} (${formatBytes(size)}).`)
+        stored.current()
       },
       onFailed: (name, error) => setFailures((f) => [...f, { name, error }]),
       onSettled: () => setDragging(false),
     })
     return () => uploader.current?.close()
-  }, [api, target.org, target.system, target.objectType, target.objectId])
+  }, [api, resumable, target.org, target.system, target.objectType, target.objectId])
 
   return (
     <section aria-labelledby="upload-heading" class="upload">
@@ -94,10 +93,7 @@ function Dropzone({ api, target, onStored }: { api: Api; target: UploadTarget; o
           Choose files…
         </button>
       </div>
-      <label class="checkbox">
-        <input type="checkbox" onChange={(e) => (overwrite.current = (e.target as HTMLInputElement).checked)} />
-        Replace a file with the same name (the old one goes to the trash)
-      </label>
+      <p class="hint">A file with the same name is not replaced: move the old one to the trash first.</p>
       <LiveStatus message={progress} />
       {failures.map(({ name, error }, i) => (
         <ErrorNotice key={i} error={error} action={`Upload of ${name}`} />
@@ -106,7 +102,7 @@ function Dropzone({ api, target, onStored }: { api: Api; target: UploadTarget; o
   )
 }
 
-export function FileList({ api, session, target }: { api: Api; session: Session; target: UploadTarget }) {
+export function FileList({ api, session, target, resumable }: { api: Api; session: Session; target: UploadTarget; resumable: boolean }) {
   const query = { system: target.system, objectType: target.objectType, objectId: target.objectId, limit: 1000 }
   const listing = useAsync(() => api.get<Page<FileRecord>>('/files', query), [])
   const [preview, setPreview] = useState<Preview | undefined>()
@@ -233,7 +229,7 @@ export function FileList({ api, session, target }: { api: Api; session: Session;
         {listing.data?.nextCursor ? <p class="muted">Showing the first 1,000 files of this record.</p> : null}
       </section>
       {preview ? <PreviewPanel preview={preview} onClose={() => setPreview(undefined)} /> : null}
-      {mayWrite ? <Dropzone api={api} target={target} onStored={() => listing.reload()} /> : null}
+      {mayWrite ? <Dropzone api={api} target={target} resumable={resumable} onStored={() => listing.reload()} /> : null}
     </>
   )
 }

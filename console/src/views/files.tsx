@@ -154,7 +154,7 @@ export function FilesView({ api, session, config, path }: Props) {
           <ChildList key={shown.join('/')} api={api} path={shown} />
         </>
       ) : (
-        <FileList key={shown.join('/')} api={api} session={session} target={{ org: session.org, system: shown[0]!, objectType: shown[1]!, objectId: shown[2]! }} />
+        <FileList key={shown.join('/')} api={api} session={session} resumable={config.resumable} target={{ org: session.org, system: shown[0]!, objectType: shown[1]!, objectId: shown[2]! }} />
       )}
     </>
   )
