@@ -14,7 +14,8 @@ import type { Readable } from 'node:stream'
 import type { MultipartOperations, PresignedRequest, UploadedPart, UploadPartInput } from './types.js'
 import { StorageError } from '../errors.js'
 
-type Send = <T>(operation: string, run: () => Promise<T>) => Promise<T>
+/** How the store runs one S3 call: its metrics, and its failures mapped to coded errors. */
+export type Send = <T>(operation: string, run: () => Promise<T>) => Promise<T>
 
 export class S3Multipart implements MultipartOperations {
   constructor(
