@@ -1,5 +1,6 @@
 // Resumable uploads, side by side in one run against the S3 peer (or any TEST_S3_* endpoint):
 //   eval "$(scripts/s3-peer env)"; npx tsx scripts/bench-tus.ts [--mib 256] [--runs 3] [--chunk-mib 8]
+//   (--chunk-mib 0: one PATCH for the whole file, tus-js-client's and Uppy's default)
 // - the sidecar's tus endpoint (`spaces-proxy serve` in a child process), tus-js-client as client;
 // - baseline: a direct lib-storage Upload from this process (8 MiB parts, 4 in flight);
 // - baseline: @tus/server with @tus/s3-store (test/fixtures/tus-baseline-server.ts), the usual
@@ -27,7 +28,8 @@ const MIB = 1024 * 1024
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' }, 'chunk-mib': { type: 'string', default: '8' } } })
 const mib = Number(values.mib)
 const runs = Number(values.runs)
-const chunk = Number(values['chunk-mib']) * MIB
+// 0: tus-js-client's default, the whole file in one PATCH.
+const chunk = Number(values['chunk-mib']) * MIB || Infinity
 if (!Number.isSafeInteger(mib) || mib < 16 || mib > 2048) throw new Error('--mib must be an integer from 16 to 2048')
 if (!Number.isSafeInteger(runs) || runs < 1 || runs > 10) throw new Error('--runs must be an integer from 1 to 10')
 const SIZE = mib * MIB
@@ -153,7 +155,7 @@ results.push(['baseline: @tus/server + @tus/s3-store', await measure(baseline, (
 
 const direct = results[0]![1].mibPerSecond
 const load = loadavg()
-console.log(`\n${mib} MiB x ${runs} runs, tus chunks of ${chunk / MIB} MiB; ${cpus().length} cores, load ${load.map((l) => l.toFixed(1)).join(' ')}`)
+console.log(`\n${mib} MiB x ${runs} runs, tus chunks of ${chunk === Infinity ? 'the whole file' : `${chunk / MIB} MiB`}; ${cpus().length} cores, load ${load.map((l) => l.toFixed(1)).join(' ')}`)
 console.log('| case | MiB/s | vs direct | server CPU s/GiB | server peak - rest | temp disk peak |')
 console.log('|---|---|---|---|---|---|')
 for (const [label, m] of results) {

@@ -80,6 +80,45 @@ test('tus-js-client uploads in chunks; the cut connection resumes; the sha256 is
   t.equal(events[1]?.sha256, sha256(data))
 })
 
+test('the whole file in one PATCH: parts upload a few at a time, a cut keeps the parts done, the sha256 is exact', async (t) => {
+  const server = await sidecar(t)
+  const relay = await startRelay(server.port)
+  t.teardown(() => relay.close())
+  const data = randomBytes(45 * MIB + 77)
+  const offsets: number[] = []
+  let cut = false
+  const { done } = upload(data, {
+    endpoint: `${relay.url}/v1/uploads/tus`,
+    headers: server.auth(USER),
+    // tus-js-client's default chunk size: one PATCH carries the whole file (8 MiB parts, 3 in flight).
+    metadata: { ...META, filename: 'long-take.mp4' },
+    retryDelays: [200, 500, 1000, 1000],
+    onProgress(sent) {
+      if (!cut && sent > 30 * MIB) {
+        cut = true
+        relay.cut()
+      }
+    },
+    onAfterResponse(req, res) {
+      if (req.getMethod() === 'HEAD') offsets.push(Number(res.getHeader('Upload-Offset')))
+    },
+  })
+  const finished = await done
+  t.ok(cut, 'the connection was cut once, mid-PATCH')
+  // It may ask more than once: the cut PATCH holds the upload (423) until its parts in flight are in.
+  t.ok(offsets.length >= 1, 'the client asked where to resume')
+  t.ok(offsets.every((offset) => offset % (8 * MIB) === 0), `always at a part boundary (${offsets.join(', ')})`)
+  t.ok(Math.max(...offsets) > 0, 'after the parts that were read before the cut')
+  const row = await server.app.storage.ledger.getById(finished.url!.split('/').pop()!)
+  t.equal(row?.state, 'live')
+  t.equal(row?.sha256, sha256(data), 'the sha256 of the whole file, though bytes past the offset were read before the cut')
+  t.equal(row?.size, data.length)
+  const got = await server.app.inject({ method: 'GET', url: `/v1/files/${row!.key}`, headers: server.auth(USER) })
+  t.equal(sha256(got.rawPayload), sha256(data), 'the stored bytes are exact')
+  t.same(await server.bucket.keys(), [row!.key], 'no tail or staging object left')
+  t.same(await server.bucket.incompleteUploads(), [], 'no multipart upload left open')
+})
+
 test('creation-with-upload, HEAD, offsets, checksum and a zero-length file', async (t) => {
   const server = await sidecar(t)
   const { app } = server

@@ -1,7 +1,8 @@
 // Resumable uploads (the engine under tus), kept entirely in the store and the ledger so any
 // instance can carry on where another stopped, even after a crash:
 // - the bytes go straight into an S3 multipart upload at the file's key, one part per part-size
-//   run of bytes, each streamed from the request as it arrives (no temp files, no part buffers);
+//   run of bytes: streamed from the request when one part is in flight, or read into memory when
+//   a long PATCH keeps several uploading (at most 24 MiB of them); never into temp files;
 // - bytes past the last full part (shorter than S3's 5 MiB minimum) wait in a tail object under
 //   the staging prefix, and are streamed into the front of the next part;
 // - the ledger row holds the offset, the parts and the tail's length, and moves forward only by
@@ -38,6 +39,9 @@ const DEFAULT_PART_BYTES = 8 * MIB
 const MAX_ADOPTED_PART_BYTES = 64 * MIB
 /** An append holds its upload's lease this long, renewed while it streams. */
 const LEASE_MS = 10_000
+/** Parts one append uploads at once, and the bytes they may hold in memory between them. */
+const PARTS_IN_FLIGHT = 3
+const IN_FLIGHT_BYTES = 24 * MIB
 /** Running hashes kept for uploads in progress here; the oldest are dropped past this (they read back). */
 const MAX_RUNNING_HASHES = 10_000
 
@@ -88,10 +92,22 @@ function parseProgress(row: ObjectRow): ResumableProgress {
   return row.progress ? (JSON.parse(row.progress) as ResumableProgress) : { v: 1, partSize: 0, parts: [], tail: 0 }
 }
 
-/** The client's chunk size when it makes a sensible part size, else the default; enough for 10,000 parts. */
+/**
+ * The client's chunk size when it makes a sensible part size, else the default; enough for 10,000
+ * parts. A first PATCH carrying the whole file says nothing of chunks: it gets default parts, a few
+ * in flight, and a cut keeps those done.
+ */
 export function choosePartSize(firstChunk: number, length: number): number {
-  const adopted = firstChunk >= MIN_PART_BYTES && firstChunk <= MAX_ADOPTED_PART_BYTES ? firstChunk : DEFAULT_PART_BYTES
+  const chunked = firstChunk < length
+  const adopted = chunked && firstChunk >= MIN_PART_BYTES && firstChunk <= MAX_ADOPTED_PART_BYTES ? firstChunk : DEFAULT_PART_BYTES
   return Math.max(adopted, Math.ceil(length / MAX_PARTS))
+}
+
+/** A part's bytes, read whole so the next part can be read while this one uploads. */
+async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(chunk)
+  return chunks
 }
 
 function concat(...streams: AsyncIterable<Buffer>[]): Readable {
@@ -203,8 +219,12 @@ export class ResumableUploads {
     // With a checksum, nothing may be kept until the whole body is known to match.
     const deferred = check !== undefined
     let committed = input.offset
+    /** Where the parts uploaded so far end (the tail, when one is written, ends at `sent`). */
     let offset = input.offset
-    const persist = async (keepHash = true) => {
+    /** Where the bytes handed to parts or to the tail end. */
+    let sent = input.offset
+    /** Records the offset; `covered` is the hash of exactly the bytes before it, kept for the next append. */
+    const persist = async (covered: Hash | undefined) => {
       const moved = await ledger.updateUpload(row.id, {
         expectedOffset: committed,
         uploadOffset: offset,
@@ -213,60 +233,103 @@ export class ResumableUploads {
       })
       if (!moved) throw new OffsetMismatchError(committed)
       committed = offset
-      if (hash && keepHash) this.keepHash(row.id, offset, hash)
+      if (covered) this.keepHash(row.id, offset, covered)
     }
     // The tail starts where the parts end; reading it names it, so it is fixed before the loop moves on.
-    const tail = () => (progress.tail > 0 ? [this.readTail(tailKeyFor(row.id, offset - progress.tail), progress.tail)] : [])
+    const tail = () => (progress.tail > 0 ? [this.readTail(tailKeyFor(row.id, sent - progress.tail), progress.tail)] : [])
     const superseded = new Set<string>()
 
-    let remaining = input.length
-    while (remaining > 0) {
-      const last = offset + remaining === total
-      if (progress.tail + remaining >= progress.partSize || last) {
-        // One part: the waiting tail, then as much of the body as fills it (or all of it, at the end).
-        const fromBody = Math.min(progress.partSize - progress.tail, remaining)
-        const size = progress.tail + fromBody
-        const partNumber = progress.parts.length + 1
-        if (progress.tail > 0) superseded.add(tailKeyFor(row.id, offset - progress.tail))
-        const { etag } = await operations.uploadPart({
-          key: row.key,
-          uploadId: row.uploadId!,
-          partNumber,
-          body: concat(...tail(), slicer.take(fromBody)),
-          contentLength: size,
-          signal: input.signal,
-        })
-        progress.parts.push({ partNumber, etag })
-        progress.tail = 0
-        offset += fromBody
-        remaining -= fromBody
-      } else {
-        // Too short for a part: old tail plus the rest becomes the new tail, outside the live layout.
-        const size = progress.tail + remaining
-        const start = offset - progress.tail
-        if (progress.tail > 0) superseded.add(tailKeyFor(row.id, start))
-        await operations.putSized({
-          key: tailKeyFor(row.id, start),
-          body: concat(...tail(), slicer.take(remaining)),
-          contentLength: size,
-          contentType: 'application/octet-stream',
-          signal: input.signal,
-        })
-        progress.tail = size
-        offset += remaining
-        remaining = 0
+    // A client that sends a whole file (or many parts) in one PATCH gets its parts uploaded a few
+    // at a time, as a direct multipart upload would: each is read into memory while the ones
+    // before it upload. The offset moves only over parts that are done, in order.
+    const window = Math.max(1, Math.min(PARTS_IN_FLIGHT, Math.floor(IN_FLIGHT_BYTES / progress.partSize)))
+    // A part read whole keeps uploading when the client goes (its bytes are all here); `stop` ends
+    // them once one part fails, after which no later part can count.
+    const stop = new AbortController()
+    const signal = input.signal ? AbortSignal.any([input.signal, stop.signal]) : stop.signal
+    // Each part in flight carries the hash as of its end: by the time it is done, later bytes were read.
+    const uploading: Array<{ partNumber: number; end: number; done: Promise<{ etag: string }>; hashAtEnd: Hash | undefined }> = []
+    let nextPart = progress.parts.length + 1
+    const settleOldest = async () => {
+      const part = uploading.shift()!
+      try {
+        const { etag } = await part.done
+        progress.parts.push({ partNumber: part.partNumber, etag })
+        offset = part.end
+        if (!deferred && offset < total) await persist(part.hashAtEnd)
+      } catch (err) {
+        stop.abort()
+        throw err
       }
-      if (!deferred && offset < total) await persist()
+    }
+
+    try {
+      let remaining = input.length
+      while (remaining > 0) {
+        const last = sent + remaining === total
+        if (progress.tail + remaining >= progress.partSize || last) {
+          while (uploading.length >= window) await settleOldest()
+          // One part: the waiting tail, then as much of the body as fills it (or all of it, at the end).
+          const fromBody = Math.min(progress.partSize - progress.tail, remaining)
+          const size = progress.tail + fromBody
+          if (progress.tail > 0) superseded.add(tailKeyFor(row.id, sent - progress.tail))
+          const bytes = concat(...tail(), slicer.take(fromBody))
+          // One part at a time streams (the hash reaches the part's end as it uploads); with several in
+          // flight, each is read whole first.
+          const streamed = window === 1
+          const done = operations.uploadPart({
+            key: row.key,
+            uploadId: row.uploadId!,
+            partNumber: nextPart,
+            body: streamed ? bytes : Readable.from(await collect(bytes)),
+            contentLength: size,
+            signal: streamed ? signal : stop.signal,
+          })
+          done.catch(() => {}) // awaited in order by settleOldest; a failure must not go unhandled meanwhile
+          uploading.push({ partNumber: nextPart++, end: sent + fromBody, done, hashAtEnd: streamed ? hash : hash?.copy() })
+          progress.tail = 0
+          sent += fromBody
+          remaining -= fromBody
+        } else {
+          while (uploading.length > 0) await settleOldest()
+          // Too short for a part: old tail plus the rest becomes the new tail, outside the live layout.
+          const size = progress.tail + remaining
+          const start = sent - progress.tail
+          if (progress.tail > 0) superseded.add(tailKeyFor(row.id, start))
+          await operations.putSized({
+            key: tailKeyFor(row.id, start),
+            body: concat(...tail(), slicer.take(remaining)),
+            contentLength: size,
+            contentType: 'application/octet-stream',
+            signal,
+          })
+          progress.tail = size
+          sent += remaining
+          offset = sent
+          remaining = 0
+          if (!deferred && offset < total) await persist(hash)
+        }
+      }
+      while (uploading.length > 0) await settleOldest()
+    } catch (err) {
+      // The body failed (say the client went): the parts read before it still count, so the client
+      // resumes after them. Without a checksum to wait for, they are recorded as they finish.
+      if (!deferred && !stop.signal.aborted) await (async () => {
+        while (uploading.length > 0) await settleOldest()
+      })().catch(() => {})
+      stop.abort()
+      await Promise.allSettled(uploading.map((part) => part.done))
+      throw err
     }
     if (check && !check.digest().equals(input.checksum!.digest)) throw new ChecksumMismatchError()
     if (offset < total) {
-      if (offset !== committed) await persist()
+      if (offset !== committed) await persist(hash)
       await this.removeTails(superseded, progress.tail > 0 ? tailKeyFor(row.id, offset - progress.tail) : undefined)
       return { offset }
     }
     // Every byte is in: record the digest first, so an interrupted finish can be taken up again.
     progress.finishing = { sha256: hash ? hash.digest('hex') : null }
-    await persist(false)
+    await persist(undefined)
     const record = await this.finish(row.id)
     await this.removeStaged(row.id)
     return { offset, record }
