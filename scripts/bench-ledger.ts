@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-ledger-'))
   let files = 0
   const freshPath = (): string => join(dir, `ledger-${files++}.db`)
-  const { url: pgUrl, stop } = postgres(dir)
+  const { url: pgUrl, stop } = postgres()
   const rows: Row[] = []
   const timed = async (label: string, ops: number, fn: () => Promise<unknown>, note?: string): Promise<void> => {
     const start = process.hrtime.bigint()
@@ -227,12 +227,21 @@ async function freshSchema(base: string): Promise<string> {
   return url.toString()
 }
 
-function postgres(dir: string): { url: string; stop: () => void } {
+function postgres(): { url: string; stop: () => void } {
   const given = process.env.BENCH_PG_URL ?? process.env.TEST_PG_URL
   if (given) return { url: given, stop: () => {} }
   const peer = fileURLToPath(new URL('./pg-peer', import.meta.url))
-  const env = { ...process.env, PG_PEER_DIR: join(dir, 'pg') }
+  // A folder of its own, as scripts/test makes one: pg-peer hands it to the postgres user, who
+  // could not reach into this run's private temp folder.
+  const dir = mkdtempSync(join(tmpdir(), 'bench-ledger-pg-'))
+  const env = { ...process.env, PG_PEER_DIR: dir }
   execFileSync(peer, ['start'], { env, stdio: 'ignore' })
   const url = /TEST_PG_URL=(\S+)/.exec(execFileSync(peer, ['env'], { env, encoding: 'utf8' }))![1]!
-  return { url, stop: () => execFileSync(peer, ['stop'], { env, stdio: 'ignore' }) }
+  return {
+    url,
+    stop: () => {
+      execFileSync(peer, ['stop'], { env, stdio: 'ignore' })
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
 }
