@@ -9,10 +9,10 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3'
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { Readable } from 'node:stream'
 import type { MultipartOperations, PresignedRequest, UploadedPart, UploadPartInput } from './types.js'
 import { StorageError } from '../errors.js'
+import type { S3Presigner } from './s3-presigner.js'
 
 /** How the store runs one S3 call: its metrics, and its failures mapped to coded errors. */
 export type Send = <T>(operation: string, run: () => Promise<T>) => Promise<T>
@@ -21,6 +21,8 @@ export class S3Multipart implements MultipartOperations {
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
+    /** Signs part URLs without the SDK's command stack (one SHA-256 and one HMAC each). */
+    private readonly presigner: S3Presigner,
     private readonly send: Send,
   ) {}
 
@@ -89,7 +91,7 @@ export class S3Multipart implements MultipartOperations {
   }
 
   async presignPart({ key, uploadId, partNumber, expiresIn }: { key: string; uploadId: string; partNumber: number; expiresIn: number }): Promise<PresignedRequest> {
-    const command = new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber })
-    return { url: await getSignedUrl(this.client, command, { expiresIn }), headers: {} }
+    const query = { partNumber: String(partNumber), uploadId }
+    return { url: this.presigner.presign({ method: 'PUT', key, expiresIn, query }), headers: {} }
   }
 }

@@ -7,20 +7,16 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
-  GetObjectCommand,
   GetObjectTaggingCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   PutObjectTaggingCommand,
   S3Client,
   UploadPartCopyCommand,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3'
-import { Upload } from '@aws-sdk/lib-storage'
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { Readable } from 'node:stream'
 import type { SpacesConnection } from '../options.js'
 import type {
@@ -38,12 +34,18 @@ import type {
 import { StorageError } from '../errors.js'
 import { toStoreError } from './s3-errors.js'
 import { S3Multipart } from './s3-multipart.js'
+import { ObjectReader } from './s3-object-reader.js'
+import { uploadStream } from './s3-part-uploader.js'
+import { S3Presigner } from './s3-presigner.js'
 
 const GIB = 1024 ** 3
+const MAX_ATTEMPTS = 3
+const CONNECTION_TIMEOUT_MS = 5_000
+const REQUEST_TIMEOUT_MS = 120_000
 
 export interface S3StoreOptions {
   connection: SpacesConnection
-  /** Bytes per multipart part. Memory per upload is about (queueSize + 1) x partSize. */
+  /** Bytes per multipart part. Memory per upload is (queueSize + 1) x partSize. */
   partSize: number
   /** Parts in flight per upload. */
   queueSize: number
@@ -68,23 +70,23 @@ export function createS3Client(connection: SpacesConnection, options: Partial<S3
     // Spaces (and RGW 16) reject the aws-chunked CRC32 uploads the SDK sends by default since 2025.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    maxAttempts: 3,
+    maxAttempts: MAX_ATTEMPTS,
     requestHandler: {
       httpAgent: new HttpAgent(agentOptions),
       httpsAgent: new HttpsAgent(agentOptions),
-      connectionTimeout: options.connectionTimeout ?? 5_000,
-      requestTimeout: options.requestTimeout ?? 120_000,
+      connectionTimeout: options.connectionTimeout ?? CONNECTION_TIMEOUT_MS,
+      requestTimeout: options.requestTimeout ?? REQUEST_TIMEOUT_MS,
     },
   }
   return new S3Client(config)
 }
 
-/** The CDN serves `{bucket}.{region}.cdn...` only: presign against it virtual-hosted style. */
-function createCdnPresignClient(connection: SpacesConnection, cdnEndpoint: string): S3Client {
+/** The CDN serves `{bucket}.{region}.cdn...` only: sign for it virtual-hosted style. */
+function cdnPresigner(connection: SpacesConnection, cdnEndpoint: string): S3Presigner {
   const url = new URL(cdnEndpoint)
   const bucketPrefix = `${connection.bucket}.`
   if (url.hostname.startsWith(bucketPrefix)) url.hostname = url.hostname.slice(bucketPrefix.length)
-  return createS3Client({ ...connection, endpoint: url.origin, forcePathStyle: false })
+  return new S3Presigner({ ...connection, endpoint: url.origin, forcePathStyle: false })
 }
 
 function encodeCopySource(bucket: string, key: string): string {
@@ -95,20 +97,32 @@ export class S3Store implements ObjectStore {
   readonly kind = 's3' as const
   readonly client: S3Client
   readonly bucket: string
-  private readonly cdnClient: S3Client | undefined
   private readonly options: S3StoreOptions
+  /** Signs for the bucket's own endpoint: uploads, and the reads this process makes. */
+  private readonly presigner: S3Presigner
+  /** Signs the URLs handed out for downloads: on the CDN host when there is one. */
+  private readonly downloadPresigner: S3Presigner
+  private readonly reader: ObjectReader
   readonly multipart: S3Multipart
 
   constructor(options: S3StoreOptions) {
     this.options = options
-    this.bucket = options.connection.bucket
-    this.client = createS3Client(options.connection, options)
-    this.multipart = new S3Multipart(this.client, this.bucket, (operation, run) => this.send(operation, run))
-    const cdn = options.connection.cdnEndpoint
-    this.cdnClient = cdn ? createCdnPresignClient(options.connection, cdn) : undefined
+    const connection = options.connection
+    this.bucket = connection.bucket
+    this.client = createS3Client(connection, options)
+    this.presigner = new S3Presigner({ ...connection, forcePathStyle: connection.forcePathStyle ?? false })
+    this.multipart = new S3Multipart(this.client, this.bucket, this.presigner, (operation, run) => this.send(operation, run))
+    this.downloadPresigner = connection.cdnEndpoint ? cdnPresigner(connection, connection.cdnEndpoint) : this.presigner
+    this.reader = new ObjectReader({
+      presigner: this.presigner,
+      maxAttempts: MAX_ATTEMPTS,
+      connectionTimeout: options.connectionTimeout ?? CONNECTION_TIMEOUT_MS,
+      requestTimeout: options.requestTimeout ?? REQUEST_TIMEOUT_MS,
+      onError: options.onError,
+    })
     const onError = options.onError
     if (onError) {
-      // One middleware sees every command, including those lib-storage sends for us.
+      // One middleware sees every command, including the part uploader's.
       this.client.middlewareStack.add(
         (next, context) => async (args) => {
           try {
@@ -133,20 +147,23 @@ export class S3Store implements ObjectStore {
   }
 
   async put({ key, body, contentType, signal }: PutInput): Promise<ObjectInfo> {
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
-      partSize: this.options.partSize,
-      queueSize: this.options.queueSize,
-      leavePartsOnError: false,
-    })
-    // Destroying the body (rather than upload.abort()) makes done() settle only after
-    // lib-storage has sent AbortMultipartUpload, so no part outlives a failed upload.
+    // Destroying the body (rather than cancelling requests here) lets the uploader settle only
+    // after it has aborted the multipart upload, so no part outlives a failed upload.
     const onAbort = () => body.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError' }))
     if (signal?.aborted) onAbort()
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      await this.send('PutObject', () => upload.done())
+      await this.send('PutObject', () =>
+        uploadStream({
+          client: this.client,
+          bucket: this.bucket,
+          key,
+          body,
+          contentType,
+          partSize: this.options.partSize,
+          queueSize: this.options.queueSize,
+        }),
+      )
       // One HEAD gives the stored size to check, and the ETag: RGW (so Spaces) answers
       // CompleteMultipartUpload with an empty one.
       const stored = await this.head(key)
@@ -162,24 +179,16 @@ export class S3Store implements ObjectStore {
   }
 
   async get(key: string, range?: ByteRange): Promise<GetResult> {
-    const out = await this.send('GetObject', () =>
-      this.client.send(
-        new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
-        }),
-      ),
-    )
-    const body = out.Body as Readable
-    const totalSize = out.ContentRange ? Number(out.ContentRange.split('/')[1]) : Number(out.ContentLength ?? 0)
+    const res = await this.reader.get(key, range)
+    const headers = res.headers
+    const contentRange = headers['content-range']
     return {
       key,
-      body,
-      size: totalSize,
-      etag: out.ETag ?? '',
-      contentType: out.ContentType ?? 'application/octet-stream',
-      lastModified: out.LastModified ?? new Date(0),
+      body: res,
+      size: Number(contentRange ? contentRange.slice(contentRange.lastIndexOf('/') + 1) : (headers['content-length'] ?? 0)),
+      etag: headers.etag ?? '',
+      contentType: headers['content-type'] ?? 'application/octet-stream',
+      lastModified: headers['last-modified'] ? new Date(headers['last-modified']) : new Date(0),
       range,
     }
   }
@@ -339,26 +348,19 @@ export class S3Store implements ObjectStore {
   }
 
   async presignGet({ key, expiresIn, contentDisposition, contentType }: PresignGetInput): Promise<string> {
-    const command = new GetObjectCommand({
-      Bucket: this.bucket,
-      Key: key,
-      ResponseContentDisposition: contentDisposition,
-      ResponseContentType: contentType,
-    })
-    return getSignedUrl(this.cdnClient ?? this.client, command, { expiresIn })
+    const query: Record<string, string> = {}
+    if (contentDisposition) query['response-content-disposition'] = contentDisposition
+    if (contentType) query['response-content-type'] = contentType
+    return this.downloadPresigner.presign({ method: 'GET', key, expiresIn, query })
   }
 
   async presignPut({ key, expiresIn, contentType, contentLength }: PresignPutInput): Promise<PresignedRequest> {
-    const command = new PutObjectCommand({
-      Bucket: this.bucket,
-      Key: key,
-      ContentType: contentType,
-      ContentLength: contentLength,
-    })
-    const url = await getSignedUrl(this.client, command, {
+    // Type and length are bound into the signature, so the browser cannot send something else.
+    const url = this.presigner.presign({
+      method: 'PUT',
+      key,
       expiresIn,
-      // Bind type and length into the signature so the browser cannot send something else.
-      signableHeaders: new Set(['content-type', 'content-length']),
+      headers: { 'content-type': contentType, 'content-length': String(contentLength) },
     })
     return { url, headers: { 'Content-Type': contentType } }
   }
@@ -376,6 +378,6 @@ export class S3Store implements ObjectStore {
 
   async close(): Promise<void> {
     this.client.destroy()
-    this.cdnClient?.destroy()
+    this.reader.close()
   }
 }
