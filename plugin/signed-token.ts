@@ -22,8 +22,23 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/
 const IV_BYTES = 12
 const TAG_BYTES = 16
 
+/** Secrets given as strings are few and fixed at start (one per plugin instance): bound the cache anyway. */
+const MAX_STRING_SECRETS = 16
+const keysOfBuffers = new WeakMap<Buffer, Buffer>()
+const keysOfStrings = new Map<string, Buffer>()
+
+/** The AES key for a secret, derived once per secret: HKDF on every token was a tenth of its cost. */
 function encryptionKey(secret: Buffer | string): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, 'fastify-spaces', 'proxy url claims', 32))
+  const cached = typeof secret === 'string' ? keysOfStrings.get(secret) : keysOfBuffers.get(secret)
+  if (cached) return cached
+  const key = Buffer.from(hkdfSync('sha256', secret, 'fastify-spaces', 'proxy url claims', 32))
+  if (typeof secret !== 'string') {
+    keysOfBuffers.set(secret, key)
+  } else {
+    if (keysOfStrings.size >= MAX_STRING_SECRETS) keysOfStrings.delete(keysOfStrings.keys().next().value!)
+    keysOfStrings.set(secret, key)
+  }
+  return key
 }
 
 /** The claims JSON, encrypted and base64url-encoded: the token's first part. */
