@@ -79,6 +79,13 @@ export interface FastifySpacesOptions {
   trashRetentionDays?: number
   /** Register the HTTP routes. Default true; false leaves only the `storage` decorator. */
   routes?: boolean
+  /**
+   * `GET /files/{key}` answers 302 to a direct URL on the store (or its CDN) that lives
+   * `signedUrls.minTtl` seconds, audited as a sign, instead of streaming the bytes through this
+   * process; `?redirect=0` streams anyway. Needs a store that can presign. Default false: stream
+   * unless the client asks with `?redirect=1`.
+   */
+  redirectDownloads?: boolean
   /** Who is calling. Default: `request.user` as @fastify/jwt sets it. */
   identify?: (request: FastifyRequest) => Identity | undefined | Promise<Identity | undefined>
   /** Replaces the built-in role and scope policy. */
@@ -110,6 +117,7 @@ export interface ResolvedOptions {
   trashRetentionDays: number
   routes: boolean
   sweep: false | Required<SweepOptions>
+  redirectDownloads: boolean
   partSize: number
   queueSize: number
   uploadExpirySeconds: number
@@ -231,6 +239,10 @@ export function resolveOptions(options: FastifySpacesOptions, randomSecret: () =
   if (systems.length === 0 || systems.some((s) => !/^[a-z0-9][a-z0-9-]{0,63}$/.test(s))) {
     throw new ConfigInvalidError('systems must be a non-empty list of lowercase names like "epcr"')
   }
+  const redirectDownloads = options.redirectDownloads ?? false
+  if (redirectDownloads && options.store && !options.store.presignGet) {
+    throw new ConfigInvalidError('redirectDownloads needs a store that can presign URLs (S3 / Spaces)')
+  }
   const secret = signed.secret === undefined ? randomSecret() : Buffer.from(signed.secret)
   if (secret.length < 32) throw new ConfigInvalidError('signedUrls.secret must be at least 32 bytes')
   return {
@@ -254,6 +266,7 @@ export function resolveOptions(options: FastifySpacesOptions, randomSecret: () =
             intervalSeconds: nonNegativeInteger('sweep.intervalSeconds', options.sweep?.intervalSeconds, DEFAULT_SWEEP.intervalSeconds),
             leaseSeconds: positiveNumber('sweep.leaseSeconds', options.sweep?.leaseSeconds, DEFAULT_SWEEP.leaseSeconds),
           },
+    redirectDownloads,
     partSize,
     queueSize: positiveInteger('queueSize', options.queueSize, DEFAULT_QUEUE_SIZE),
     uploadExpirySeconds: positiveInteger('uploadExpirySeconds', options.uploadExpirySeconds, 86_400),

@@ -4,7 +4,7 @@ import type { RouteDeps } from './deps.js'
 import { NoFileError, PayloadTooLargeError } from '../errors.js'
 import { buildKey, datedFilename, uploadFilename, validateSegment, validateSystem } from '../keys.js'
 import type { FileRecord } from '../ledger/types.js'
-import { sendFile } from './send-file.js'
+import { directDownloadUrl, sendFile } from './send-file.js'
 import { earlierUpload, retryHeaders } from '../uploads/retry.js'
 import { filterAllowed, pageQuery, type PageQuery } from './paging.js'
 import {
@@ -37,6 +37,13 @@ const keyParams = {
   properties: { '*': { type: 'string', description: '{orgId}/{system}/{objectType}/{objectId}/{filename}' } },
 } as const
 
+/** A boolean query flag: `1`/`true` or `0`/`false`; undefined when absent (or anything else). */
+function flag(value: string | undefined): boolean | undefined {
+  if (value === '1' || value === 'true') return true
+  if (value === '0' || value === 'false') return false
+  return undefined
+}
+
 /** Fires when the client goes away before the request is done, so uploads can stop and clean up. */
 export function abortSignalFor(request: FastifyRequest): AbortSignal {
   const controller = new AbortController()
@@ -48,6 +55,7 @@ export function abortSignalFor(request: FastifyRequest): AbortSignal {
 
 export async function fileRoutes(app: FastifyInstance, { storage, access }: RouteDeps): Promise<void> {
   const { maxUploadBytes } = storage.options
+  const { minTtl } = storage.options.signedUrls
 
   // Raw-body uploads bypass every body parser: the request stream goes straight to the store.
   app.register(async (raw) => {
@@ -171,17 +179,26 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
     },
   )
 
-  app.get<{ Params: KeyParams; Querystring: { inline?: string } }>(
+  app.get<{ Params: KeyParams; Querystring: { inline?: string; redirect?: string } }>(
     '/files/*',
     {
       exposeHeadRoute: false,
       config: { operation: 'storage.object.download', audit: 'download', swaggerTransform: documentKeyPath() },
       schema: {
-        summary: 'Download a file (Range, If-None-Match supported)',
+        summary: 'Download a file (Range, If-None-Match supported), or a redirect to a direct URL',
         operationId: 'downloadFile',
         tags: ['files'],
         params: keyParams,
-        querystring: { type: 'object', properties: { inline: { type: 'string', description: '1 or true: Content-Disposition inline' } } },
+        querystring: {
+          type: 'object',
+          properties: {
+            inline: { type: 'string', description: '1 or true: Content-Disposition inline' },
+            redirect: {
+              type: 'string',
+              description: `1 or true: 302 to a direct URL that lives ${minTtl} s (audited as a sign); 0 or false: stream`,
+            },
+          },
+        },
         headers: {
           type: 'object',
           properties: {
@@ -193,6 +210,11 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
         response: {
           200: { ...fileBodySchema, headers: fileHeaders },
           206: { ...fileBodySchema, description: 'The requested range', headers: { ...fileHeaders, 'content-range': { type: 'string' } } },
+          302: {
+            type: 'null',
+            description: 'With ?redirect=1 (or the redirectDownloads option): a short-lived direct URL to the file',
+            headers: { location: { type: 'string' } },
+          },
           304: { type: 'null', description: 'Not modified (If-None-Match)', headers: { etag: { type: 'string' } } },
           ...errorResponses(404, 416),
         },
@@ -203,8 +225,15 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
       access.note(request, { key: parts.key })
       await access.require(request, 'read', { orgId: parts.orgId, system: parts.system, key: parts.key })
       const record = await storage.stat(parts.key)
+      const disposition = flag(request.query.inline) ? 'inline' : 'attachment'
+      if (flag(request.query.redirect) ?? storage.options.redirectDownloads) {
+        // The bytes go straight from the store: what the audit records is the URL handed out.
+        access.note(request, { action: 'sign', ttl: minTtl })
+        const url = await directDownloadUrl(storage, record, { disposition, expiresIn: minTtl })
+        return reply.code(302).header('location', url).header('cache-control', 'private, no-store').send()
+      }
       await sendFile(storage, request, reply, record, {
-        disposition: request.query.inline === '1' || request.query.inline === 'true' ? 'inline' : 'attachment',
+        disposition,
         beforeSend: (bytes) => access.note(request, { key: parts.key, bytes, sha256: record.sha256 }),
       })
       return reply

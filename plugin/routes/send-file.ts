@@ -6,12 +6,31 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ByteRange } from '../drivers/types.js'
 import type { FileRecord } from '../ledger/types.js'
 import type { Storage } from '../storage.js'
-import { RangeNotSatisfiableError } from '../errors.js'
+import { BadRequestError, RangeNotSatisfiableError } from '../errors.js'
 
 export type Disposition = 'attachment' | 'inline'
 
 export function dispositionHeader(filename: string, type: Disposition): string {
   return contentDisposition(filename, { type })
+}
+
+/**
+ * A presigned GET straight to the store (or its CDN) that answers with the same filename and type
+ * the proxy would send. The key must already be checked as live: the URL does not ask the ledger.
+ */
+export async function directDownloadUrl(
+  storage: Storage,
+  record: FileRecord,
+  options: { disposition: Disposition; expiresIn: number },
+): Promise<string> {
+  if (!storage.store.presignGet) throw new BadRequestError('this store cannot sign URLs itself; use mode "proxy"')
+  const filename = record.key.slice(record.key.lastIndexOf('/') + 1)
+  return storage.store.presignGet({
+    key: record.key,
+    expiresIn: options.expiresIn,
+    contentDisposition: dispositionHeader(filename, options.disposition),
+    contentType: record.contentType,
+  })
 }
 
 function stripWeak(tag: string): string {

@@ -2,9 +2,9 @@
 // through /signed/{token}, which needs no bearer token and is audited when used.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { RouteDeps } from './deps.js'
-import { BadRequestError, InvalidExpiryError } from '../errors.js'
+import { InvalidExpiryError } from '../errors.js'
 import { createSignedToken, verifySignedToken } from '../signed-token.js'
-import { dispositionHeader, sendFile, type Disposition } from './send-file.js'
+import { directDownloadUrl, sendFile, type Disposition } from './send-file.js'
 import { documentTokenPath, errorResponses, fileBodySchema, fileHeaders, publicErrorResponses, signedUrlSchema } from '../schemas.js'
 
 interface SignBody {
@@ -54,13 +54,7 @@ export async function signedRoutes(app: FastifyInstance, { storage, access }: Ro
       const expiresAt = Math.floor(Date.now() / 1000) + expiresIn
       let url: string
       if (mode === 'direct') {
-        if (!storage.store.presignGet) throw new BadRequestError('this store cannot sign URLs itself; use mode "proxy"')
-        url = await storage.store.presignGet({
-          key: parts.key,
-          expiresIn,
-          contentDisposition: dispositionHeader(parts.filename, disposition),
-          contentType: record.contentType,
-        })
+        url = await directDownloadUrl(storage, record, { disposition, expiresIn })
       } else {
         const token = createSignedToken(secret, { key: parts.key, expiresAt, disposition, sub: identity.sub, org: identity.org })
         url = proxyUrl(request, app.prefix, token)
