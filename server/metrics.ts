@@ -1,8 +1,8 @@
 // GET /metrics in Prometheus text: requests by operation, uploads and bytes, latencies, and
 // errors by code (S3 failures show as FST_SPACES_STORAGE_*, ledger failures as FST_SPACES_LEDGER_ERROR).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { FastifyInstance } from 'fastify'
-import { SHUTTING_DOWN } from './ops-routes.js'
+import type { FastifyInstance, onResponseHookHandler } from 'fastify'
+import { OPS_ROUTE, SHUTTING_DOWN } from './ops-routes.js'
 
 export interface Metrics {
   registry: Registry
@@ -46,19 +46,35 @@ export function registerMetrics(app: FastifyInstance): Metrics {
   app.addHook('onError', async (_request, _reply, error) => {
     errors.inc({ code: error.code ?? error.name })
   })
-  app.addHook('onResponse', async (request, reply) => {
-    const operation = request.routeOptions.config?.operation
-    if (!operation) return
-    requests.observe({ operation, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
-    if (operation === 'storage.object.upload') {
-      uploads.inc({ result: reply.statusCode < 400 ? 'ok' : 'error' })
-      const length = Number(request.headers['content-length'])
-      if (reply.statusCode < 400 && Number.isFinite(length)) uploadBytes.inc(length)
+  // Only the plugin's operations are timed and counted, so probes and scrapes (and the host's
+  // own routes) never run this hook: it is added to each operation's route, not to the root.
+  const timers = new Map<string, { observe(seconds: number): void }>()
+  const observe: onResponseHookHandler = (request, reply, done) => {
+    const operation = request.routeOptions.config.operation!
+    const status = reply.statusCode
+    const key = `${operation} ${status}`
+    let timer = timers.get(key)
+    if (!timer) {
+      timer = requests.labels({ operation, status: String(status) })
+      timers.set(key, timer)
     }
+    timer.observe(reply.elapsedTime / 1000)
+    if (operation === 'storage.object.upload') {
+      uploads.inc({ result: status < 400 ? 'ok' : 'error' })
+      const length = Number(request.headers['content-length'])
+      if (status < 400 && Number.isFinite(length)) uploadBytes.inc(length)
+    }
+    done()
+  }
+  app.addHook('onRoute', (route) => {
+    if (!(route.config as { operation?: string } | undefined)?.operation) return
+    const own = route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse]
+    route.onResponse = [...own, observe]
   })
   app.get(
     '/metrics',
     {
+      ...OPS_ROUTE,
       schema: {
         summary: 'Prometheus metrics',
         operationId: 'metrics',

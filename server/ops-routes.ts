@@ -11,6 +11,12 @@ const READY_TIMEOUT_MS = 3000
 /** What every route answers while the server closes (Fastify's return503OnClosing). */
 export const SHUTTING_DOWN = { ...errorSchema, description: 'The server is shutting down' } as const
 
+/**
+ * Route options for probes and scrapes. They arrive every few seconds from orchestrators and
+ * monitoring, not from browsers: no CORS, and logged only when something goes wrong.
+ */
+export const OPS_ROUTE = { logLevel: 'warn', config: { cors: false } } as const
+
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_resolve, reject) => {
@@ -23,6 +29,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { store: ObjectSto
   app.get(
     '/health',
     {
+      ...OPS_ROUTE,
       schema: {
         summary: 'Liveness: the process answers',
         operationId: 'health',
@@ -40,6 +47,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { store: ObjectSto
   app.get(
     '/ready',
     {
+      ...OPS_ROUTE,
       schema: {
         summary: 'Readiness: the bucket answers HeadBucket and the ledger takes a write',
         operationId: 'ready',
