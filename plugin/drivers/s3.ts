@@ -179,16 +179,20 @@ export class S3Store implements ObjectStore {
   }
 
   async get(key: string, range?: ByteRange): Promise<GetResult> {
-    const res = await this.reader.get(key, range)
-    const headers = res.headers
-    const contentRange = headers['content-range']
+    const { headers, body } = await this.reader.get(key, range)
+    const header = (name: string) => {
+      const value = headers[name]
+      return Array.isArray(value) ? value[0] : value
+    }
+    const contentRange = header('content-range')
+    const lastModified = header('last-modified')
     return {
       key,
-      body: res,
-      size: Number(contentRange ? contentRange.slice(contentRange.lastIndexOf('/') + 1) : (headers['content-length'] ?? 0)),
-      etag: headers.etag ?? '',
-      contentType: headers['content-type'] ?? 'application/octet-stream',
-      lastModified: headers['last-modified'] ? new Date(headers['last-modified']) : new Date(0),
+      body,
+      size: Number(contentRange ? contentRange.slice(contentRange.lastIndexOf('/') + 1) : (header('content-length') ?? 0)),
+      etag: header('etag') ?? '',
+      contentType: header('content-type') ?? 'application/octet-stream',
+      lastModified: lastModified ? new Date(lastModified) : new Date(0),
       range,
     }
   }
@@ -378,6 +382,6 @@ export class S3Store implements ObjectStore {
 
   async close(): Promise<void> {
     this.client.destroy()
-    this.reader.close()
+    await this.reader.close()
   }
 }
