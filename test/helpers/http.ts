@@ -102,9 +102,14 @@ export interface ChildServer {
   stop(): Promise<void>
 }
 
-/** Starts a TS fixture server with tsx and waits for the port it prints. */
-export async function startChildServer(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ChildServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+/** Starts a TS fixture server with tsx (and any extra Node flags) and waits for the port it prints. */
+export async function startChildServer(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  nodeFlags: string[] = [],
+): Promise<ChildServer> {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', script, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] })
   let output = ''
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (chunk) => {

@@ -1,0 +1,262 @@
+// Requests per second and server CPU per request for the sidecar's small requests (signing, small
+// proxied GETs, HEAD, /health), side by side in the same run with a bare JSON route on a plain
+// Fastify app served by the same child process.
+//   eval "$(scripts/s3-peer env)"; npx tsx scripts/bench-requests.ts [--seconds 3] [--rounds 3] [--connections 16]
+//     [--only TEXT] (routes whose label has TEXT) [--profile DIR] (the server writes a CPU profile there)
+// The sidecar is build(loadConfig(env)) plus serve()'s request tracking, with SPACES_* pointing at a fresh bucket on the S3 peer,
+// HS256 bearer tokens, and logs at info level into a discarding stream, as in production; every
+// file request is audited into its SQLite ledger. autocannon drives each route from this process
+// over 127.0.0.1 keep-alive connections for a fixed time. Each round runs the bare route, then every
+// sidecar route, so a burst of load from other work on the machine hits both; the ratios are
+// medians of each round's route/bare ratio. Latency is each answer's time as autocannon measured
+// it; server CPU per request is the child's utime + stime over the run (/proc), which shared-CPU
+// noise disturbs less than req/s. A deadline stops it all.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHmac, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import type { Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+import Fastify from 'fastify'
+import { build } from '../server/app.js'
+import { loadConfig } from '../server/config.js'
+import { loggerOptions } from '../server/logging.js'
+import { trackRequests } from '../server/main.js'
+import { createTestBucket } from '../test/helpers/s3.js'
+import { intFlag, machineLine, median, processCpuMs, profileArgs, table } from './lib/bench.js'
+
+const KEY = 'org-1/epcr/document/doc-1/report.pdf'
+const FILE_BYTES = 1024
+
+if (process.argv[2] === '--serve') {
+  // Child: the sidecar and the bare app, each on its own port; prints {"sidecar":N,"bare":N}.
+  const discard = new Writable({ write: (_chunk, _encoding, done) => done() })
+  const sidecar = await build(loadConfig(process.env), { logger: { ...loggerOptions('info'), stream: discard } })
+  trackRequests(sidecar) // what `spaces-proxy serve` adds for shutdown
+  const bare = Fastify({ logger: false })
+  bare.post('/bare', async (request) => ({ ok: true, key: (request.body as { key: string }).key }))
+  await sidecar.listen({ host: '127.0.0.1', port: 0 })
+  await bare.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app: { server: Server }): number => (app.server.address() as { port: number }).port
+  process.stdout.write(`${JSON.stringify({ sidecar: port(sidecar), bare: port(bare) })}\n`)
+  process.on('SIGTERM', () => void Promise.all([sidecar.close(), bare.close()]).then(() => process.exit(0)))
+} else {
+  await main()
+}
+
+/**
+ * autocannon's HTTP parser waits for the Content-Length bytes a HEAD answer announces but never
+ * sends. Its client installs the parser's headers-complete callback after setupClient runs, so
+ * wrap whatever it installs: returning true tells the parser there is no body (as Node's own
+ * client does for HEAD).
+ */
+function skipBodies(client: unknown): void {
+  const parser = (client as { parser: Record<number, unknown> }).parser
+  const ON_HEADERS_COMPLETE = 2 // http-parser-js HTTPParser.kOnHeadersComplete
+  let installed: ((...args: unknown[]) => unknown) | undefined
+  Object.defineProperty(parser, ON_HEADERS_COMPLETE, {
+    get: () => (installed ? (...args: unknown[]) => (installed!(...args), true) : undefined),
+    set: (fn: (...args: unknown[]) => unknown) => {
+      installed = fn
+    },
+  })
+}
+
+interface Route {
+  label: string
+  options: autocannon.Options
+  /** The status every answer must have. */
+  status: number
+  rps: number[]
+  ratios: number[]
+  cpuMs: number[]
+  p50: number[]
+  p99: number[]
+  errors: number
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '3' },
+      connections: { type: 'string', default: '16' },
+      only: { type: 'string' },
+      profile: { type: 'string' },
+    },
+  })
+  const seconds = intFlag('seconds', values.seconds, 1, 60)
+  const rounds = intFlag('rounds', values.rounds, 1, 10)
+  const connections = intFlag('connections', values.connections, 1, 256)
+  const startLine = machineLine()
+
+  const cleanups: Array<() => unknown> = []
+  let child: ChildProcess | undefined
+  const cleanup = async (): Promise<void> => {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM')
+      await once(child, 'exit')
+    }
+    for (const fn of cleanups.reverse()) await fn()
+  }
+  const routeCount = 8
+  const deadline = setTimeout(
+    () => {
+      console.error('bench-requests: deadline passed, stopping')
+      void cleanup().finally(() => process.exit(1))
+    },
+    60_000 + routeCount * (rounds * seconds + 1) * 2_000,
+  )
+  deadline.unref()
+  process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)))
+
+  try {
+    const bucket = await createTestBucket({ teardown: (fn) => cleanups.push(fn) }, 'bench-requests')
+    const dir = mkdtempSync(join(tmpdir(), 'bench-requests-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const jwtSecret = randomBytes(32).toString('hex')
+    const env = {
+      ...process.env,
+      JWT_SECRET: jwtSecret,
+      LEDGER_PATH: join(dir, 'ledger.db'),
+      DATA_DIR: join(dir, 'data'),
+      SWEEP_INTERVAL_SECONDS: '0',
+      SPACES_ENDPOINT: bucket.connection.endpoint,
+      SPACES_REGION: bucket.connection.region,
+      SPACES_BUCKET: bucket.name,
+      SPACES_ACCESS_KEY: bucket.connection.accessKeyId,
+      SPACES_SECRET_KEY: bucket.connection.secretAccessKey,
+      SPACES_FORCE_PATH_STYLE: String(bucket.connection.forcePathStyle),
+    }
+    child = spawn(process.execPath, [...profileArgs(values.profile), '--import', 'tsx', process.argv[1]!, '--serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+    const ports = await new Promise<{ sidecar: number; bare: number }>((resolve, reject) => {
+      let output = ''
+      child!.stdout!.on('data', (chunk) => {
+        output += chunk
+        const match = /^(\{.*\})\n/m.exec(output)
+        if (match) resolve(JSON.parse(match[1]!))
+      })
+      child!.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)))
+    })
+    const sidecar = `http://127.0.0.1:${ports.sidecar}`
+
+    // An HS256 bearer token, as an identity provider would issue it.
+    const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
+    const claims = { sub: 'bench', org: 'org-1', roles: ['admin'], exp: Math.floor(Date.now() / 1000) + 3600 }
+    const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`
+    const authorization = `Bearer ${unsigned}.${createHmac('sha256', jwtSecret).update(unsigned).digest('base64url')}`
+    const json = { 'content-type': 'application/json' }
+
+    // The file to sign for and read, and one check per mode that the URLs handed out serve it.
+    const put = await fetch(`${sidecar}/v1/files/${KEY}`, {
+      method: 'PUT',
+      headers: { authorization, 'content-type': 'application/pdf' },
+      body: 'x'.repeat(FILE_BYTES),
+    })
+    if (put.status !== 201) throw new Error(`PUT ${put.status}: ${await put.text()}`)
+    const signed: Record<string, string> = {}
+    for (const mode of ['direct', 'proxy']) {
+      const response = await fetch(`${sidecar}/v1/signed-urls`, {
+        method: 'POST',
+        headers: { authorization, ...json },
+        body: JSON.stringify({ key: KEY, mode, expiresIn: 900 }),
+      })
+      if (response.status !== 201) throw new Error(`sign ${mode} ${response.status}: ${await response.text()}`)
+      signed[mode] = ((await response.json()) as { url: string }).url
+      const file = await fetch(signed[mode]!)
+      if (file.status !== 200 || (await file.text()).length !== FILE_BYTES) throw new Error(`${mode} URL answered ${file.status}`)
+    }
+
+    const route = (label: string, options: autocannon.Options, status = 200): Route => ({
+      label,
+      options,
+      status,
+      rps: [],
+      ratios: [],
+      cpuMs: [],
+      p50: [],
+      p99: [],
+      errors: 0,
+    })
+    const bare = route('baseline: bare Fastify POST /bare (JSON echo)', {
+      url: `http://127.0.0.1:${ports.bare}/bare`,
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ key: KEY }),
+    })
+    const sign = (mode: string) => ({
+      url: `${sidecar}/v1/signed-urls`,
+      method: 'POST' as const,
+      headers: { ...json, authorization },
+      body: JSON.stringify({ key: KEY, mode }),
+    })
+    const routes = [
+      route('POST /v1/signed-urls mode=direct', sign('direct'), 201),
+      route('POST /v1/signed-urls mode=proxy', sign('proxy'), 201),
+      route(`GET /v1/signed/{token}, ${FILE_BYTES} B file`, { url: signed.proxy! }),
+      route(`GET /v1/files/{key}, ${FILE_BYTES} B file`, { url: `${sidecar}/v1/files/${KEY}`, headers: { authorization } }),
+      route('GET /v1/files/{key}?redirect=1', { url: `${sidecar}/v1/files/${KEY}?redirect=1`, headers: { authorization } }, 302),
+      route('HEAD /v1/files/{key}', {
+        url: `${sidecar}/v1/files/${KEY}`,
+        method: 'HEAD',
+        headers: { authorization },
+        setupClient: skipBodies,
+      }),
+      route('GET /health', { url: `${sidecar}/health` }),
+    ].filter((r) => values.only === undefined || r.label.includes(values.only))
+
+    async function measure(r: Route): Promise<number> {
+      const latencies: number[] = []
+      const cpuBefore = processCpuMs(child!.pid!)
+      await new Promise<autocannon.Result>((resolve, reject) => {
+        const instance = autocannon({ ...r.options, connections, duration: seconds }, (err, res) => (err ? reject(err) : resolve(res)))
+        instance.on('response', (_client, status, _bytes, ms) => {
+          if (status === r.status) latencies.push(ms)
+          else r.errors++
+        })
+      })
+      const rps = latencies.length / seconds
+      latencies.sort((a, b) => a - b)
+      const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? NaN
+      r.rps.push(rps)
+      r.cpuMs.push((processCpuMs(child!.pid!) - cpuBefore) / Math.max(1, latencies.length))
+      r.p50.push(at(0.5))
+      r.p99.push(at(0.99))
+      return rps
+    }
+
+    // Warm-up: JIT, connections, caches, on every route.
+    for (const r of [bare, ...routes]) await autocannon({ ...r.options, connections, duration: 1 })
+    for (let round = 0; round < rounds; round++) {
+      for (const r of routes) {
+        const bareRps = await measure(bare)
+        r.ratios.push((await measure(r)) / bareRps)
+      }
+    }
+
+    console.log(`${startLine} at the start; ${machineLine()} at the end`)
+    console.log(`autocannon ${connections} connections x ${seconds} s per route per round, ${rounds} rounds; server in one child process`)
+    const row = (r: Route, ratio: string): string[] => [
+      r.label,
+      Math.round(median(r.rps)).toLocaleString('en'),
+      ratio,
+      median(r.cpuMs).toFixed(3),
+      median(r.p50).toFixed(2),
+      median(r.p99).toFixed(2),
+      String(r.errors),
+    ]
+    console.log(
+      table(
+        ['route', 'req/s', 'vs bare', 'server CPU ms/req', 'p50 ms', 'p99 ms', 'other status'],
+        [row(bare, ''), ...routes.map((r) => row(r, `${median(r.ratios).toFixed(3)}x`))],
+      ),
+    )
+  } finally {
+    clearTimeout(deadline)
+    await cleanup()
+  }
+}

@@ -1,0 +1,214 @@
+// Upload and download throughput through the plugin, side by side with the SDK talking to the
+// same bucket directly, in the same run, against the S3 peer (or any TEST_S3_* endpoint).
+//   eval "$(scripts/s3-peer env)"; npx tsx scripts/bench-transfer.ts [--mib 1024] [--runs 3] [--profile DIR]
+// Plugin: test/fixtures/plugin-server.ts in a child process (the plugin's default part size and
+// parts in flight) takes PUT /files/* (raw body), POST /files/... (multipart) and GET /files/*
+// over 127.0.0.1. Baselines, from this process: a lib-storage Upload with 8 MiB parts x 4 in
+// flight fed the same generated stream, and a GetObject read to its end.
+// Each round runs every case once, baselines and plugin alternating, so a burst of load from other
+// work on the machine hits both; the ratios are medians of each round's plugin/baseline ratio.
+// The stream repeats one random MiB: generating fresh bytes costs about 1 s of CPU per 200 MiB,
+// which would bound the baseline, whose generator shares its thread with the SDK.
+// Server CPU is the child's utime + stime over each plugin run; the baselines' CPU is this
+// process's over the direct run (the SDK, the generator, the reading). Server memory is its peak
+// RSS during each plugin run (VmHWM, reset through /proc/PID/clear_refs) minus its RSS at rest
+// after a warm-up that ran every path once. A fresh bucket is made and removed; a deadline stops it all.
+import { writeFileSync } from 'node:fs'
+import { get as httpGet } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { parseArgs } from 'node:util'
+import { GetObjectCommand } from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import { createTestBucket } from '../test/helpers/s3.js'
+import { procMemoryKb, sendStream, startChildServer, type ChildServer } from '../test/helpers/http.js'
+import { intFlag, machineLine, median, ownCpuMs, processCpuMs, profileArgs, table } from './lib/bench.js'
+
+const MIB = 1024 * 1024
+const GIB = 1024 * MIB
+const BASELINE_PART_SIZE = 8 * MIB
+const BASELINE_QUEUE_SIZE = 4
+const { values } = parseArgs({
+  options: {
+    mib: { type: 'string', default: '1024' },
+    runs: { type: 'string', default: '3' },
+    profile: { type: 'string' },
+  },
+})
+// The fixture accepts uploads up to 1 GiB.
+const mib = intFlag('mib', values.mib, 16, 1024)
+const runs = intFlag('runs', values.runs, 1, 10)
+const SIZE = mib * MIB
+const startLine = machineLine()
+
+const cleanups: Array<() => unknown> = []
+let server: ChildServer | undefined
+async function cleanup(): Promise<void> {
+  await server?.stop()
+  for (const fn of cleanups.reverse()) await fn()
+}
+// Bounded in time: 20 s per GiB per transfer is very slow here; give that, then stop anyway.
+const deadline = setTimeout(
+  () => {
+    console.error('bench-transfer: deadline passed, stopping')
+    void cleanup().finally(() => process.exit(1))
+  },
+  120_000 + (runs + 1) * 5 * (SIZE / GIB) * 20_000,
+)
+deadline.unref()
+process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)))
+
+const bucket = await createTestBucket({ teardown: (fn) => cleanups.push(fn) }, 'bench-transfer')
+server = await startChildServer('test/fixtures/plugin-server.ts', [bucket.name], process.env, profileArgs(values.profile))
+const pid = server.child.pid!
+const base = `http://127.0.0.1:${server.port}`
+
+const BLOCK = randomBytes(MIB)
+/** `size` bytes of BLOCK over and over, in 256 KiB chunks: random enough for S3, nearly free to make. */
+function generated(size: number): Readable {
+  let sent = 0
+  return new Readable({
+    read() {
+      const n = Math.min(256 * 1024, size - sent)
+      if (n <= 0) return void this.push(null)
+      const at = sent % MIB
+      this.push(BLOCK.subarray(at, at + n))
+      sent += n
+    },
+  })
+}
+
+async function directUpload(key: string, size = SIZE): Promise<number> {
+  const upload = new Upload({
+    client: bucket.client,
+    params: { Bucket: bucket.name, Key: key, Body: generated(size), ContentType: 'application/octet-stream' },
+    partSize: BASELINE_PART_SIZE,
+    queueSize: BASELINE_QUEUE_SIZE,
+    leavePartsOnError: false,
+  })
+  await upload.done()
+  return size
+}
+
+async function pluginPut(key: string, size = SIZE): Promise<number> {
+  const res = await sendStream(`${base}/files/${key}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: generated(size),
+  })
+  if (res.status !== 201) throw new Error(`PUT ${res.status}: ${res.body}`)
+  return JSON.parse(res.body).size
+}
+
+async function pluginPost(prefix: string, size = SIZE): Promise<number> {
+  const boundary = 'fastifyspacesbenchboundary'
+  const body = Readable.from(
+    (async function* () {
+      yield Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="post.bin"\r\n` +
+          'Content-Type: application/octet-stream\r\n\r\n',
+      )
+      yield* generated(size)
+      yield Buffer.from(`\r\n--${boundary}--\r\n`)
+    })(),
+  )
+  const res = await sendStream(`${base}/files/${prefix}`, {
+    method: 'POST',
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body,
+  })
+  if (res.status !== 201) throw new Error(`POST ${res.status}: ${res.body}`)
+  return JSON.parse(res.body).files[0].size
+}
+
+async function count(stream: AsyncIterable<Uint8Array>): Promise<number> {
+  let bytes = 0
+  for await (const chunk of stream) bytes += chunk.length
+  return bytes
+}
+
+const directGet = async (key: string): Promise<number> =>
+  count((await bucket.client.send(new GetObjectCommand({ Bucket: bucket.name, Key: key }))).Body as Readable)
+
+const pluginGet = (key: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    httpGet(`${base}/files/${key}`, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`GET ${res.statusCode}`))
+      count(res).then(resolve, reject)
+    }).on('error', reject)
+  })
+
+interface Case {
+  label: string
+  /** MiB/s per run. */
+  rates: number[]
+  /** CPU seconds per GiB per run: the server's for plugin cases, this process's for baselines. */
+  cpu: number[]
+  /** Server peak RSS above its RSS at rest, MiB, per run (plugin cases). */
+  growth: number[]
+  baseline?: Case
+}
+const newCase = (label: string, baseline?: Case): Case => ({ label, rates: [], cpu: [], growth: [], baseline })
+const directUp = newCase('baseline: direct lib-storage Upload, 8 MiB x 4')
+const put = newCase('plugin PUT /files/* (raw body)', directUp)
+const post = newCase('plugin POST /files/... (multipart)', directUp)
+const directDown = newCase('baseline: direct GetObject')
+const get = newCase('plugin GET /files/*', directDown)
+
+async function run(c: Case, fn: () => Promise<number>, restKb?: number): Promise<void> {
+  if (restKb !== undefined) writeFileSync(`/proc/${pid}/clear_refs`, '5') // VmHWM starts over from VmRSS
+  const cpuBefore = restKb === undefined ? ownCpuMs() : processCpuMs(pid)
+  const start = process.hrtime.bigint()
+  const bytes = await fn()
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  const cpuMs = (restKb === undefined ? ownCpuMs() : processCpuMs(pid)) - cpuBefore
+  if (bytes !== SIZE) throw new Error(`${c.label}: ${bytes} bytes instead of ${SIZE}`)
+  c.rates.push(SIZE / MIB / seconds)
+  c.cpu.push(cpuMs / 1000 / (SIZE / GIB))
+  if (restKb !== undefined) c.growth.push((procMemoryKb(pid, 'VmHWM') - restKb) / 1024)
+}
+
+try {
+  // Warm up JIT, sockets and each path once, on both sides.
+  const warmKey = 'org-1/epcr/document/warm/warm.bin'
+  await directUpload('warm/direct.bin', 24 * MIB)
+  await pluginPut(warmKey, 24 * MIB)
+  await pluginPost('org-1/epcr/document/warm-post', 24 * MIB)
+  await new Promise((resolve, reject) => httpGet(`${base}/files/${warmKey}`, (res) => count(res).then(resolve, reject)))
+  const restKb = procMemoryKb(pid, 'VmRSS')
+  for (let round = 1; round <= runs; round++) {
+    const key = `org-1/epcr/document/bench-${round}/put.bin`
+    await run(directUp, () => directUpload(`direct/${round}.bin`))
+    await run(put, () => pluginPut(key), restKb)
+    await run(post, () => pluginPost(`org-1/epcr/document/bench-${round}`), restKb)
+    await run(directDown, () => directGet(key))
+    await run(get, () => pluginGet(key), restKb)
+  }
+
+  const fmt = (xs: number[], digits: number) => xs.map((x) => x.toFixed(digits)).join(' / ')
+  const rows = [directUp, put, post, directDown, get].map((c) => {
+    const ratios = c.baseline ? c.rates.map((rate, i) => rate / c.baseline!.rates[i]!) : []
+    return [
+      c.label,
+      fmt(c.rates, 0),
+      median(c.rates).toFixed(0),
+      c.baseline ? `${median(ratios).toFixed(2)}x` : '',
+      median(c.cpu).toFixed(2),
+      c.growth.length > 0 ? `${fmt(c.growth, 0)} (max ${Math.max(...c.growth).toFixed(0)})` : '',
+    ]
+  })
+  console.log(`${startLine} at the start; ${machineLine()} at the end`)
+  console.log(
+    `${mib} MiB x ${runs} rounds, S3 ${bucket.connection.endpoint}; plugin server RSS at rest ${(restKb / 1024).toFixed(0)} MiB`,
+  )
+  console.log(
+    table(
+      ['case', 'MiB/s per round', 'median', 'vs baseline', 'CPU s/GiB', 'server peak - rest, MiB'],
+      rows,
+    ),
+  )
+  console.log('CPU s/GiB: the server process for plugin rows; this process (the SDK client) for baselines.')
+} finally {
+  clearTimeout(deadline)
+  await cleanup()
+}
