@@ -105,6 +105,7 @@ class PartUploader {
       this.throwIfFailed()
       const buffer = this.free.pop()
       if (buffer) return buffer
+      // queueSize buffers in flight and one filling.
       if (this.allocated <= this.input.queueSize) {
         this.allocated++
         return Buffer.allocUnsafeSlow(this.input.partSize)
@@ -117,13 +118,14 @@ class PartUploader {
     if (this.failure) throw this.failure.error
   }
 
-  /** Starts the filled buffer's upload; returns once another part may start filling. */
+  /** Starts the filled buffer's upload once fewer than queueSize parts are in flight. */
   private async sendPart(): Promise<void> {
-    const { client, bucket, key, contentType } = this.input
+    const { client, bucket, key, contentType, queueSize } = this.input
+    while (this.inflight.size >= queueSize) await Promise.race(this.inflight)
+    this.throwIfFailed()
+    // Not cancellable: an upload that S3 created but we never heard of could not be aborted.
     this.uploadId ??= (
-      await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }), {
-        abortSignal: this.cancel.signal,
-      })
+      await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }))
     ).UploadId
     const buffer = this.filling!
     const length = this.filled
@@ -158,7 +160,8 @@ class PartUploader {
     this.failure ??= { error }
     this.cancel.abort()
     // Stop reading now rather than at the next chunk: the caller's stream is released at once.
-    this.input.body.destroy(error as Error)
+    // Without an error of its own: the failure is the store's, and run() throws that one.
+    this.input.body.destroy()
   }
 
   private async putWhole(): Promise<void> {
