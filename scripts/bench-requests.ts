@@ -3,50 +3,22 @@
 // Fastify app served by the same child process.
 //   eval "$(scripts/s3-peer env)"; npx tsx scripts/bench-requests.ts [--seconds 3] [--rounds 3] [--connections 16]
 //     [--only TEXT] (routes whose label has TEXT) [--profile DIR] (the server writes a CPU profile there)
-// The sidecar is build(loadConfig(env)) plus serve()'s request tracking, with SPACES_* pointing at a fresh bucket on the S3 peer,
-// HS256 bearer tokens, and logs at info level into a discarding stream, as in production; every
-// file request is audited into its SQLite ledger. autocannon drives each route from this process
+// The sidecar runs as `spaces-proxy serve` runs it (scripts/lib/sidecar-child.ts) on a fresh bucket
+// of the S3 peer, with HS256 bearer tokens and logs at info level; every file request is audited
+// into its SQLite ledger. autocannon drives each route from this process
 // over 127.0.0.1 keep-alive connections for a fixed time. Each round runs the bare route, then every
 // sidecar route, so a burst of load from other work on the machine hits both; the ratios are
 // medians of each round's route/bare ratio. Latency is each answer's time as autocannon measured
 // it; server CPU per request is the child's utime + stime over the run (/proc), which shared-CPU
 // noise disturbs less than req/s. A deadline stops it all.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createHmac, randomBytes } from 'node:crypto'
-import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
-import type { Server } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import Fastify from 'fastify'
-import { build } from '../server/app.js'
-import { loadConfig } from '../server/config.js'
-import { loggerOptions } from '../server/logging.js'
-import { trackRequests } from '../server/main.js'
 import { createTestBucket } from '../test/helpers/s3.js'
-import { intFlag, machineLine, median, processCpuMs, profileArgs, table } from './lib/bench.js'
+import { intFlag, machineLine, median, processCpuMs, table } from './lib/bench.js'
+import { startSidecar, type Sidecar } from './lib/sidecar.js'
 
 const KEY = 'org-1/epcr/document/doc-1/report.pdf'
 const FILE_BYTES = 1024
-
-if (process.argv[2] === '--serve') {
-  // Child: the sidecar and the bare app, each on its own port; prints {"sidecar":N,"bare":N}.
-  const discard = new Writable({ write: (_chunk, _encoding, done) => done() })
-  const sidecar = await build(loadConfig(process.env), { logger: { ...loggerOptions('info'), stream: discard } })
-  trackRequests(sidecar) // what `spaces-proxy serve` adds for shutdown
-  const bare = Fastify({ logger: false })
-  bare.post('/bare', async (request) => ({ ok: true, key: (request.body as { key: string }).key }))
-  await sidecar.listen({ host: '127.0.0.1', port: 0 })
-  await bare.listen({ host: '127.0.0.1', port: 0 })
-  const port = (app: { server: Server }): number => (app.server.address() as { port: number }).port
-  process.stdout.write(`${JSON.stringify({ sidecar: port(sidecar), bare: port(bare) })}\n`)
-  process.on('SIGTERM', () => void Promise.all([sidecar.close(), bare.close()]).then(() => process.exit(0)))
-} else {
-  await main()
-}
 
 /**
  * autocannon's HTTP parser waits for the Content-Length bytes a HEAD answer announces but never
@@ -95,12 +67,9 @@ async function main(): Promise<void> {
   const startLine = machineLine()
 
   const cleanups: Array<() => unknown> = []
-  let child: ChildProcess | undefined
+  let server: Sidecar | undefined
   const cleanup = async (): Promise<void> => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM')
-      await once(child, 'exit')
-    }
+    await server?.stop()
     for (const fn of cleanups.reverse()) await fn()
   }
   const routeCount = 8
@@ -116,39 +85,9 @@ async function main(): Promise<void> {
 
   try {
     const bucket = await createTestBucket({ teardown: (fn) => cleanups.push(fn) }, 'bench-requests')
-    const dir = mkdtempSync(join(tmpdir(), 'bench-requests-'))
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
-    const jwtSecret = randomBytes(32).toString('hex')
-    const env = {
-      ...process.env,
-      JWT_SECRET: jwtSecret,
-      LEDGER_PATH: join(dir, 'ledger.db'),
-      DATA_DIR: join(dir, 'data'),
-      SWEEP_INTERVAL_SECONDS: '0',
-      SPACES_ENDPOINT: bucket.connection.endpoint,
-      SPACES_REGION: bucket.connection.region,
-      SPACES_BUCKET: bucket.name,
-      SPACES_ACCESS_KEY: bucket.connection.accessKeyId,
-      SPACES_SECRET_KEY: bucket.connection.secretAccessKey,
-      SPACES_FORCE_PATH_STYLE: String(bucket.connection.forcePathStyle),
-    }
-    child = spawn(process.execPath, [...profileArgs(values.profile), '--import', 'tsx', process.argv[1]!, '--serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] })
-    const ports = await new Promise<{ sidecar: number; bare: number }>((resolve, reject) => {
-      let output = ''
-      child!.stdout!.on('data', (chunk) => {
-        output += chunk
-        const match = /^(\{.*\})\n/m.exec(output)
-        if (match) resolve(JSON.parse(match[1]!))
-      })
-      child!.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)))
-    })
-    const sidecar = `http://127.0.0.1:${ports.sidecar}`
-
-    // An HS256 bearer token, as an identity provider would issue it.
-    const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
-    const claims = { sub: 'bench', org: 'org-1', roles: ['admin'], exp: Math.floor(Date.now() / 1000) + 3600 }
-    const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`
-    const authorization = `Bearer ${unsigned}.${createHmac('sha256', jwtSecret).update(unsigned).digest('base64url')}`
+    server = await startSidecar(bucket, { profileDir: values.profile })
+    const { sidecar, authorization } = server
+    const pid = server.child.pid!
     const json = { 'content-type': 'application/json' }
 
     // The file to sign for and read, and one check per mode that the URLs handed out serve it.
@@ -183,7 +122,7 @@ async function main(): Promise<void> {
       errors: 0,
     })
     const bare = route('baseline: bare Fastify POST /bare (JSON echo)', {
-      url: `http://127.0.0.1:${ports.bare}/bare`,
+      url: `${server.bare}/bare`,
       method: 'POST',
       headers: json,
       body: JSON.stringify({ key: KEY }),
@@ -211,7 +150,7 @@ async function main(): Promise<void> {
 
     async function measure(r: Route): Promise<number> {
       const latencies: number[] = []
-      const cpuBefore = processCpuMs(child!.pid!)
+      const cpuBefore = processCpuMs(pid)
       await new Promise<autocannon.Result>((resolve, reject) => {
         const instance = autocannon({ ...r.options, connections, duration: seconds }, (err, res) => (err ? reject(err) : resolve(res)))
         instance.on('response', (_client, status, _bytes, ms) => {
@@ -223,7 +162,7 @@ async function main(): Promise<void> {
       latencies.sort((a, b) => a - b)
       const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? NaN
       r.rps.push(rps)
-      r.cpuMs.push((processCpuMs(child!.pid!) - cpuBefore) / Math.max(1, latencies.length))
+      r.cpuMs.push((processCpuMs(pid) - cpuBefore) / Math.max(1, latencies.length))
       r.p50.push(at(0.5))
       r.p99.push(at(0.99))
       return rps
@@ -260,3 +199,5 @@ async function main(): Promise<void> {
     await cleanup()
   }
 }
+
+await main()

@@ -1,17 +1,18 @@
-// Upload and download throughput through the plugin, side by side with the SDK talking to the
+// Upload and download throughput through the sidecar, side by side with the SDK talking to the
 // same bucket directly, in the same run, against the S3 peer (or any TEST_S3_* endpoint).
 //   eval "$(scripts/s3-peer env)"; npx tsx scripts/bench-transfer.ts [--mib 1024] [--runs 3] [--profile DIR]
-// Plugin: test/fixtures/plugin-server.ts in a child process (the plugin's default part size and
-// parts in flight) takes PUT /files/* (raw body), POST /files/... (multipart) and GET /files/*
-// over 127.0.0.1. Baselines, from this process: a lib-storage Upload with 8 MiB parts x 4 in
-// flight fed the same generated stream, and a GetObject read to its end.
-// Each round runs every case once, baselines and plugin alternating, so a burst of load from other
-// work on the machine hits both; the ratios are medians of each round's plugin/baseline ratio.
+// The sidecar runs in a child process as `spaces-proxy serve` runs it (scripts/lib/sidecar-child.ts,
+// default part size and parts in flight, bearer tokens, logs at info) and takes PUT /v1/files/*
+// (raw body), POST /v1/files/... (multipart) and GET /v1/files/* over 127.0.0.1. Baselines, from
+// this process: a lib-storage Upload with 8 MiB parts x 4 in flight fed the same generated
+// stream, and a GetObject read to its end.
+// Each round runs every case once, baselines and sidecar alternating, so a burst of load from other
+// work on the machine hits both; the ratios are medians of each round's sidecar/baseline ratio.
 // The stream repeats one random MiB: generating fresh bytes costs about 1 s of CPU per 200 MiB,
 // which would bound the baseline, whose generator shares its thread with the SDK.
-// Server CPU is the child's utime + stime over each plugin run; the baselines' CPU is this
-// process's over the direct run (the SDK, the generator, the reading). Server memory is its peak
-// RSS during each plugin run (VmHWM, reset through /proc/PID/clear_refs) minus its RSS at rest
+// Sidecar CPU is the child's utime + stime over each of its runs; the baselines' CPU is this
+// process's over the direct run (the SDK, the generator, the reading). Sidecar memory is its peak
+// RSS during each of its runs (VmHWM, reset through /proc/PID/clear_refs) minus its RSS at rest
 // after a warm-up that ran every path once. A fresh bucket is made and removed; a deadline stops it all.
 import { writeFileSync } from 'node:fs'
 import { get as httpGet } from 'node:http'
@@ -21,8 +22,9 @@ import { parseArgs } from 'node:util'
 import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { createTestBucket } from '../test/helpers/s3.js'
-import { procMemoryKb, sendStream, startChildServer, type ChildServer } from '../test/helpers/http.js'
-import { intFlag, machineLine, median, ownCpuMs, processCpuMs, profileArgs, table } from './lib/bench.js'
+import { procMemoryKb, sendStream } from '../test/helpers/http.js'
+import { intFlag, machineLine, median, ownCpuMs, processCpuMs, table } from './lib/bench.js'
+import { startSidecar, type Sidecar } from './lib/sidecar.js'
 
 const MIB = 1024 * 1024
 const GIB = 1024 * MIB
@@ -35,14 +37,13 @@ const { values } = parseArgs({
     profile: { type: 'string' },
   },
 })
-// The fixture accepts uploads up to 1 GiB.
-const mib = intFlag('mib', values.mib, 16, 1024)
+const mib = intFlag('mib', values.mib, 16, 4096)
 const runs = intFlag('runs', values.runs, 1, 10)
 const SIZE = mib * MIB
 const startLine = machineLine()
 
 const cleanups: Array<() => unknown> = []
-let server: ChildServer | undefined
+let server: Sidecar | undefined
 async function cleanup(): Promise<void> {
   await server?.stop()
   for (const fn of cleanups.reverse()) await fn()
@@ -59,9 +60,10 @@ deadline.unref()
 process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)))
 
 const bucket = await createTestBucket({ teardown: (fn) => cleanups.push(fn) }, 'bench-transfer')
-server = await startChildServer('test/fixtures/plugin-server.ts', [bucket.name], process.env, profileArgs(values.profile))
+server = await startSidecar(bucket, { profileDir: values.profile })
 const pid = server.child.pid!
-const base = `http://127.0.0.1:${server.port}`
+const base = `${server.sidecar}/v1`
+const { authorization } = server
 
 const BLOCK = randomBytes(MIB)
 /** `size` bytes of BLOCK over and over, in 256 KiB chunks: random enough for S3, nearly free to make. */
@@ -90,17 +92,17 @@ async function directUpload(key: string, size = SIZE): Promise<number> {
   return size
 }
 
-async function pluginPut(key: string, size = SIZE): Promise<number> {
+async function sidecarPut(key: string, size = SIZE): Promise<number> {
   const res = await sendStream(`${base}/files/${key}`, {
     method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream' },
+    headers: { authorization, 'content-type': 'application/octet-stream' },
     body: generated(size),
   })
   if (res.status !== 201) throw new Error(`PUT ${res.status}: ${res.body}`)
   return JSON.parse(res.body).size
 }
 
-async function pluginPost(prefix: string, size = SIZE): Promise<number> {
+async function sidecarPost(prefix: string, size = SIZE): Promise<number> {
   const boundary = 'fastifyspacesbenchboundary'
   const body = Readable.from(
     (async function* () {
@@ -114,7 +116,7 @@ async function pluginPost(prefix: string, size = SIZE): Promise<number> {
   )
   const res = await sendStream(`${base}/files/${prefix}`, {
     method: 'POST',
-    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    headers: { authorization, 'content-type': `multipart/form-data; boundary=${boundary}` },
     body,
   })
   if (res.status !== 201) throw new Error(`POST ${res.status}: ${res.body}`)
@@ -130,11 +132,11 @@ async function count(stream: AsyncIterable<Uint8Array>): Promise<number> {
 const directGet = async (key: string): Promise<number> =>
   count((await bucket.client.send(new GetObjectCommand({ Bucket: bucket.name, Key: key }))).Body as Readable)
 
-const pluginGet = (key: string): Promise<number> =>
+const sidecarGet = (key: string, size = SIZE): Promise<number> =>
   new Promise((resolve, reject) => {
-    httpGet(`${base}/files/${key}`, (res) => {
+    httpGet(`${base}/files/${key}`, { headers: { authorization } }, (res) => {
       if (res.statusCode !== 200) reject(new Error(`GET ${res.statusCode}`))
-      count(res).then(resolve, reject)
+      count(res).then((bytes) => (bytes === size ? resolve(bytes) : reject(new Error(`GET: ${bytes} of ${size} bytes`))), reject)
     }).on('error', reject)
   })
 
@@ -142,18 +144,18 @@ interface Case {
   label: string
   /** MiB/s per run. */
   rates: number[]
-  /** CPU seconds per GiB per run: the server's for plugin cases, this process's for baselines. */
+  /** CPU seconds per GiB per run: the sidecar's for its cases, this process's for baselines. */
   cpu: number[]
-  /** Server peak RSS above its RSS at rest, MiB, per run (plugin cases). */
+  /** Sidecar peak RSS above its RSS at rest, MiB, per run (its cases). */
   growth: number[]
   baseline?: Case
 }
 const newCase = (label: string, baseline?: Case): Case => ({ label, rates: [], cpu: [], growth: [], baseline })
 const directUp = newCase('baseline: direct lib-storage Upload, 8 MiB x 4')
-const put = newCase('plugin PUT /files/* (raw body)', directUp)
-const post = newCase('plugin POST /files/... (multipart)', directUp)
+const put = newCase('sidecar PUT /v1/files/* (raw body)', directUp)
+const post = newCase('sidecar POST /v1/files/... (multipart)', directUp)
 const directDown = newCase('baseline: direct GetObject')
-const get = newCase('plugin GET /files/*', directDown)
+const get = newCase('sidecar GET /v1/files/*', directDown)
 
 async function run(c: Case, fn: () => Promise<number>, restKb?: number): Promise<void> {
   if (restKb !== undefined) writeFileSync(`/proc/${pid}/clear_refs`, '5') // VmHWM starts over from VmRSS
@@ -172,17 +174,17 @@ try {
   // Warm up JIT, sockets and each path once, on both sides.
   const warmKey = 'org-1/epcr/document/warm/warm.bin'
   await directUpload('warm/direct.bin', 24 * MIB)
-  await pluginPut(warmKey, 24 * MIB)
-  await pluginPost('org-1/epcr/document/warm-post', 24 * MIB)
-  await new Promise((resolve, reject) => httpGet(`${base}/files/${warmKey}`, (res) => count(res).then(resolve, reject)))
+  await sidecarPut(warmKey, 24 * MIB)
+  await sidecarPost('org-1/epcr/document/warm-post', 24 * MIB)
+  await sidecarGet(warmKey, 24 * MIB)
   const restKb = procMemoryKb(pid, 'VmRSS')
   for (let round = 1; round <= runs; round++) {
     const key = `org-1/epcr/document/bench-${round}/put.bin`
     await run(directUp, () => directUpload(`direct/${round}.bin`))
-    await run(put, () => pluginPut(key), restKb)
-    await run(post, () => pluginPost(`org-1/epcr/document/bench-${round}`), restKb)
+    await run(put, () => sidecarPut(key), restKb)
+    await run(post, () => sidecarPost(`org-1/epcr/document/bench-${round}`), restKb)
     await run(directDown, () => directGet(key))
-    await run(get, () => pluginGet(key), restKb)
+    await run(get, () => sidecarGet(key), restKb)
   }
 
   const fmt = (xs: number[], digits: number) => xs.map((x) => x.toFixed(digits)).join(' / ')
@@ -199,15 +201,15 @@ try {
   })
   console.log(`${startLine} at the start; ${machineLine()} at the end`)
   console.log(
-    `${mib} MiB x ${runs} rounds, S3 ${bucket.connection.endpoint}; plugin server RSS at rest ${(restKb / 1024).toFixed(0)} MiB`,
+    `${mib} MiB x ${runs} rounds, S3 ${bucket.connection.endpoint}; sidecar RSS at rest ${(restKb / 1024).toFixed(0)} MiB`,
   )
   console.log(
     table(
-      ['case', 'MiB/s per round', 'median', 'vs baseline', 'CPU s/GiB', 'server peak - rest, MiB'],
+      ['case', 'MiB/s per round', 'median', 'vs baseline', 'CPU s/GiB', 'sidecar peak - rest, MiB'],
       rows,
     ),
   )
-  console.log('CPU s/GiB: the server process for plugin rows; this process (the SDK client) for baselines.')
+  console.log('CPU s/GiB: the sidecar process for sidecar rows; this process (the SDK client) for baselines.')
 } finally {
   clearTimeout(deadline)
   await cleanup()
