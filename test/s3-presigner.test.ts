@@ -89,6 +89,16 @@ t.test('the same URLs as the SDK signer, byte for byte in every signed part', as
       },
     ],
     [
+      'PUT of one part of a multipart upload',
+      {
+        method: 'PUT',
+        key: 'org-1/epcr/document/e-1/scan.pdf',
+        expiresIn: 600,
+        now: NOW,
+        query: { partNumber: '3', uploadId: '2~AbC-dEf_gh.ij/Kl+m' },
+      },
+    ],
+    [
       'PUT binding type and length',
       {
         method: 'PUT',

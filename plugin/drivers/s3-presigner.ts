@@ -3,7 +3,7 @@
 // and costs about 1 ms of CPU per URL; the signature itself is one SHA-256 and one HMAC once the
 // day's signing key is derived, which this keeps. test/s3-presigner.test.ts checks the output
 // against @smithy/signature-v4 (the SDK's own signer) and checks the URLs against the S3 peer.
-import { createHash, createHmac } from 'node:crypto'
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto'
 
 const ALGORITHM = 'AWS4-HMAC-SHA256'
 /** A presigned URL carries no payload hash: the body is not known when it is signed. */
@@ -35,8 +35,11 @@ export interface PresignInput {
   now?: Date
 }
 
+const UNRESERVED = /^[A-Za-z0-9\-_.~]*$/
+
 /** RFC 3986 percent-encoding, as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ */
 export function encodeRfc3986(value: string): string {
+  if (UNRESERVED.test(value)) return value
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 }
 
@@ -60,8 +63,20 @@ function amzDate(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
 }
 
-function hmac(key: Buffer | string, data: string): Buffer {
+function hmac(key: Buffer | KeyObject | string, data: string): Buffer {
   return createHmac('sha256', key).update(data).digest()
+}
+
+function byNameThenValue(a: readonly [string, string], b: readonly [string, string]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0
+}
+
+/** What stays the same for a whole UTC day of signing. */
+interface SigningDay {
+  day: string
+  scope: string
+  credential: string
+  key: KeyObject
 }
 
 export class S3Presigner {
@@ -74,9 +89,11 @@ export class S3Presigner {
   private readonly region: string
   private readonly accessKeyId: string
   private readonly secretAccessKey: string
-  /** The signing key depends only on the day (and region, service, secret): derive it once a day. */
-  private keyDay = ''
-  private dayKey: Buffer = Buffer.alloc(0)
+  /** The signing key and scope depend only on the day (and region, service, secret). */
+  private today: SigningDay | undefined
+  /** The X-Amz-Date of the current second, which most URLs in a busy second share. */
+  private second = -1
+  private secondDate = ''
 
   constructor(options: PresignerOptions) {
     const url = new URL(options.endpoint)
@@ -99,45 +116,64 @@ export class S3Presigner {
     if (!Number.isSafeInteger(input.expiresIn) || input.expiresIn < 1 || input.expiresIn > MAX_EXPIRES_IN) {
       throw new RangeError(`a presigned URL lives 1 to ${MAX_EXPIRES_IN} seconds (got ${input.expiresIn})`)
     }
-    const longDate = amzDate(input.now ?? new Date())
-    const day = longDate.slice(0, 8)
-    const scope = `${day}/${this.region}/s3/aws4_request`
+    const longDate = this.longDate(input.now)
+    const signing = this.signingDay(longDate.slice(0, 8))
 
-    const headers: Record<string, string> = { host: this.host }
-    for (const [name, value] of Object.entries(input.headers ?? {})) headers[name.toLowerCase()] = value.trim().replace(/\s+/g, ' ')
-    const headerNames = Object.keys(headers).sort()
-    const signedHeaders = headerNames.join(';')
+    let signedHeaders = 'host'
+    let canonicalHeaders = `host:${this.host}\n`
+    if (input.headers) {
+      const headers: Record<string, string> = { host: this.host }
+      for (const [name, value] of Object.entries(input.headers)) headers[name.toLowerCase()] = value.trim().replace(/\s+/g, ' ')
+      const names = Object.keys(headers).sort()
+      signedHeaders = names.join(';')
+      canonicalHeaders = names.map((name) => `${name}:${headers[name]}\n`).join('')
+    }
 
-    const params: Array<[string, string]> = [
+    // Names and values already in canonical form; those we add sort first and in this order.
+    const params: Array<readonly [string, string]> = [
       ['X-Amz-Algorithm', ALGORITHM],
       // As the SDK's presigner does: says outright that the body is not covered.
       ['X-Amz-Content-Sha256', UNSIGNED_PAYLOAD],
-      ['X-Amz-Credential', `${this.accessKeyId}/${scope}`],
+      ['X-Amz-Credential', signing.credential],
       ['X-Amz-Date', longDate],
       ['X-Amz-Expires', String(input.expiresIn)],
-      ['X-Amz-SignedHeaders', signedHeaders],
+      ['X-Amz-SignedHeaders', encodeRfc3986(signedHeaders)],
     ]
-    for (const [name, value] of Object.entries(input.query ?? {})) params.push([name, value])
-    const query = params
-      .map(([name, value]) => [encodeRfc3986(name), encodeRfc3986(value)] as const)
-      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
-      .map(([name, value]) => `${name}=${value}`)
-      .join('&')
+    if (input.query) {
+      for (const [name, value] of Object.entries(input.query)) params.push([encodeRfc3986(name), encodeRfc3986(value)])
+      params.sort(byNameThenValue)
+    }
+    let query = ''
+    for (const [name, value] of params) query += `${query ? '&' : ''}${name}=${value}`
 
     const path = `${this.pathPrefix}${encodeKey(input.key)}`
-    const canonicalHeaders = headerNames.map((name) => `${name}:${headers[name]}\n`).join('')
     const canonicalRequest = `${input.method}\n${path}\n${query}\n${canonicalHeaders}\n${signedHeaders}\n${UNSIGNED_PAYLOAD}`
-    const stringToSign = `${ALGORITHM}\n${longDate}\n${scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`
-    const signature = hmac(this.signingKey(day), stringToSign).toString('hex')
+    const stringToSign = `${ALGORITHM}\n${longDate}\n${signing.scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`
+    const signature = createHmac('sha256', signing.key).update(stringToSign).digest('hex')
     return `${this.origin}${path}?${query}&X-Amz-Signature=${signature}`
   }
 
-  private signingKey(day: string): Buffer {
-    if (day !== this.keyDay) {
-      const dateKey = hmac(`AWS4${this.secretAccessKey}`, day)
-      this.dayKey = hmac(hmac(hmac(dateKey, this.region), 's3'), 'aws4_request')
-      this.keyDay = day
+  private longDate(now: Date | undefined): string {
+    if (now) return amzDate(now)
+    const second = Math.floor(Date.now() / 1000)
+    if (second !== this.second) {
+      this.secondDate = amzDate(new Date(second * 1000))
+      this.second = second
     }
-    return this.dayKey
+    return this.secondDate
+  }
+
+  private signingDay(day: string): SigningDay {
+    if (this.today?.day !== day) {
+      const scope = `${day}/${this.region}/s3/aws4_request`
+      const dateKey = hmac(`AWS4${this.secretAccessKey}`, day)
+      this.today = {
+        day,
+        scope,
+        credential: encodeRfc3986(`${this.accessKeyId}/${scope}`),
+        key: createSecretKey(hmac(hmac(hmac(dateKey, this.region), 's3'), 'aws4_request')),
+      }
+    }
+    return this.today
   }
 }
