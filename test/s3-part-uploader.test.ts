@@ -5,6 +5,7 @@ import { Readable } from 'node:stream'
 import t from 'tap'
 import type { Test } from 'tap'
 import type { S3Client } from '@aws-sdk/client-s3'
+import { PartBuffers } from '../plugin/drivers/part-buffers.js'
 import { S3Store } from '../plugin/drivers/s3.js'
 import { createTestBucket } from './helpers/s3.js'
 import { MIB, freshPrefix, generatedBody, readAll, rejection, sha256Of } from './driver-contract.js'
@@ -112,4 +113,28 @@ t.test('a body that fails halfway: its own error, and nothing left', async (t) =
   t.equal(err.message, 'client went away')
   t.same(await bucket.incompleteUploads(), [], 'no multipart upload left')
   t.same(await bucket.keys(), [], 'no object')
+})
+
+t.test('part buffers are reused by the next upload; only as many as one upload needs are kept', async (t) => {
+  const { store } = await makeStore(t, 2)
+  let allocated = 0
+  const allocUnsafeSlow = Buffer.allocUnsafeSlow
+  Buffer.allocUnsafeSlow = (size: number) => {
+    if (size === PART) allocated++
+    return allocUnsafeSlow(size)
+  }
+  t.teardown(() => {
+    Buffer.allocUnsafeSlow = allocUnsafeSlow
+  })
+  await store.put({ key: `${freshPrefix()}first.bin`, body: generatedBody(4 * PART).body, contentType: 'application/octet-stream' })
+  t.equal(allocated, 3, 'the first upload fills 2 parts in flight + 1')
+  await store.put({ key: `${freshPrefix()}second.bin`, body: generatedBody(4 * PART).body, contentType: 'application/octet-stream' })
+  t.equal(allocated, 3, 'the second one allocates none')
+
+  const buffers = new PartBuffers(16, 2)
+  const [a, b, c] = [buffers.take(), buffers.take(), buffers.take()]
+  for (const buffer of [a, b, c]) buffers.give(buffer)
+  t.equal(buffers.take(), b, 'idle buffers come back, last in first out')
+  t.equal(buffers.take(), a)
+  t.not(buffers.take(), c, 'beyond what it keeps, a buffer is left to the collector')
 })

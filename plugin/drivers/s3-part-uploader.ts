@@ -1,9 +1,9 @@
 // Streams a body of unknown length into one S3 object: a single PutObject when it fits in one
 // part, a multipart upload otherwise. It replaces lib-storage's Upload, which a profile showed
 // spending its time in ways an upload proxy does not need:
-// - Parts are filled by copying incoming chunks into a few part-sized buffers that are reused
-//   for the whole upload (parts in flight + the one filling), instead of concatenating a fresh
-//   buffer per part: memory is fixed from the first part on, with no garbage for V8 to catch up on.
+// - Parts are filled by copying incoming chunks into a few part-sized buffers (parts in flight +
+//   the one filling), reused for the whole upload and then by the next one (PartBuffers), instead
+//   of concatenating a fresh buffer per part: memory is fixed, with no garbage for V8 to catch up on.
 // - Parts are sent with an UNSIGNED-PAYLOAD SigV4 signature, so the SDK does not hash every byte
 //   with SHA-256 a second time: the upload meter already hashes the stream once for the file
 //   record. On Spaces (HTTPS only) TLS authenticates every byte in transit, which is what the
@@ -21,6 +21,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import type { Readable } from 'node:stream'
+import type { PartBuffers } from './part-buffers.js'
 
 export interface StreamUploadInput {
   client: S3Client
@@ -28,9 +29,9 @@ export interface StreamUploadInput {
   key: string
   body: Readable
   contentType: string
-  /** Bytes per part, at least 5 MiB (S3's minimum for every part but the last). */
-  partSize: number
-  /** Parts in flight at once. Memory is (queueSize + 1) x partSize. */
+  /** Part-sized buffers (at least 5 MiB: S3's minimum for every part but the last) to fill. */
+  buffers: PartBuffers
+  /** Parts in flight at once. Memory is (queueSize + 1) x part size. */
   queueSize: number
 }
 
@@ -58,9 +59,9 @@ export function uploadStream(input: StreamUploadInput): Promise<void> {
 
 class PartUploader {
   private readonly input: StreamUploadInput
-  /** Buffers no part is using; at most queueSize + 1 exist. */
+  /** Every buffer this upload took (at most queueSize + 1), and those no part is using now. */
+  private readonly taken: Buffer[] = []
   private readonly free: Buffer[] = []
-  private allocated = 0
   private filling: Buffer | undefined
   private filled = 0
   private uploadId: string | undefined
@@ -75,7 +76,8 @@ class PartUploader {
   }
 
   async run(): Promise<void> {
-    const { body, partSize } = this.input
+    const { body, buffers } = this.input
+    const partSize = buffers.partSize
     try {
       for await (const chunk of body as AsyncIterable<Buffer>) {
         let offset = 0
@@ -96,6 +98,9 @@ class PartUploader {
       const error = this.failure?.error ?? err
       await this.cleanUp()
       throw error
+    } finally {
+      // Every request that used them has settled by now (complete, or cleanUp waited for them).
+      for (const buffer of this.taken) buffers.give(buffer)
     }
   }
 
@@ -106,9 +111,10 @@ class PartUploader {
       const buffer = this.free.pop()
       if (buffer) return buffer
       // queueSize buffers in flight and one filling.
-      if (this.allocated <= this.input.queueSize) {
-        this.allocated++
-        return Buffer.allocUnsafeSlow(this.input.partSize)
+      if (this.taken.length <= this.input.queueSize) {
+        const fresh = this.input.buffers.take()
+        this.taken.push(fresh)
+        return fresh
       }
       await Promise.race(this.inflight)
     }

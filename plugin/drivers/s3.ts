@@ -35,6 +35,7 @@ import { StorageError } from '../errors.js'
 import { toStoreError } from './s3-errors.js'
 import { S3Multipart } from './s3-multipart.js'
 import { ObjectReader } from './s3-object-reader.js'
+import { PartBuffers } from './part-buffers.js'
 import { uploadStream } from './s3-part-uploader.js'
 import { S3Presigner } from './s3-presigner.js'
 
@@ -45,7 +46,7 @@ const REQUEST_TIMEOUT_MS = 120_000
 
 export interface S3StoreOptions {
   connection: SpacesConnection
-  /** Bytes per multipart part. Memory per upload is (queueSize + 1) x partSize. */
+  /** Bytes per multipart part. Memory per upload is (queueSize + 1) x partSize; one upload's worth is kept for the next. */
   partSize: number
   /** Parts in flight per upload. */
   queueSize: number
@@ -104,6 +105,8 @@ export class S3Store implements ObjectStore {
   private readonly downloadPresigner: S3Presigner
   private readonly reader: ObjectReader
   readonly multipart: S3Multipart
+  /** One upload's part buffers, kept for the next upload. */
+  private readonly partBuffers: PartBuffers
 
   constructor(options: S3StoreOptions) {
     this.options = options
@@ -113,6 +116,7 @@ export class S3Store implements ObjectStore {
     this.presigner = new S3Presigner({ ...connection, forcePathStyle: connection.forcePathStyle ?? false })
     this.multipart = new S3Multipart(this.client, this.bucket, this.presigner, (operation, run) => this.send(operation, run))
     this.downloadPresigner = connection.cdnEndpoint ? cdnPresigner(connection, connection.cdnEndpoint) : this.presigner
+    this.partBuffers = new PartBuffers(options.partSize, options.queueSize + 1)
     this.reader = new ObjectReader({
       presigner: this.presigner,
       maxAttempts: MAX_ATTEMPTS,
@@ -149,7 +153,8 @@ export class S3Store implements ObjectStore {
   async put({ key, body, contentType, signal }: PutInput): Promise<ObjectInfo> {
     // Destroying the body (rather than cancelling requests here) lets the uploader settle only
     // after it has aborted the multipart upload, so no part outlives a failed upload.
-    const onAbort = () => body.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError' }))
+    const aborted = Object.assign(new Error('upload aborted'), { name: 'AbortError' })
+    const onAbort = () => body.destroy(aborted)
     if (signal?.aborted) onAbort()
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
@@ -160,7 +165,7 @@ export class S3Store implements ObjectStore {
           key,
           body,
           contentType,
-          partSize: this.options.partSize,
+          buffers: this.partBuffers,
           queueSize: this.options.queueSize,
         }),
       )
@@ -170,6 +175,9 @@ export class S3Store implements ObjectStore {
       if (!stored) throw new StorageError('PutObject: the object is missing right after its upload')
       return stored
     } catch (err) {
+      // The caller gave up: whatever else failed on the way down (a part the abort cut off), that
+      // is what happened to this upload.
+      if (signal?.aborted) throw aborted
       // A failure of the stream itself (limit, client gone) carries its own error: keep it.
       const streamError = (body as Readable & { errored?: Error | null }).errored
       throw streamError ?? err
