@@ -12,8 +12,8 @@
 // which would bound the baseline, whose generator shares its thread with the SDK.
 // Sidecar CPU is the child's utime + stime over each of its runs; the baselines' CPU is this
 // process's over the direct run (the SDK, the generator, the reading). Sidecar memory is its peak
-// RSS during each of its runs (VmHWM, reset through /proc/PID/clear_refs) minus its RSS at rest
-// after a warm-up that ran every path once. A fresh bucket is made and removed; a deadline stops it all.
+// RSS during each of its runs (VmHWM, reset through /proc/PID/clear_refs) minus its RSS at rest:
+// the lowest seen after a warm-up that ran every path once. A fresh bucket is made and removed; a deadline stops it all.
 import { writeFileSync } from 'node:fs'
 import { get as httpGet } from 'node:http'
 import { randomBytes } from 'node:crypto'
@@ -147,28 +147,29 @@ interface Case {
   rates: number[]
   /** CPU seconds per GiB per run: the sidecar's for its cases, this process's for baselines. */
   cpu: number[]
-  /** Sidecar peak RSS above its RSS at rest, MiB, per run (its cases). */
-  growth: number[]
+  /** Sidecar peak RSS during each run, KiB (its cases). */
+  peaks: number[]
   baseline?: Case
 }
-const newCase = (label: string, baseline?: Case): Case => ({ label, rates: [], cpu: [], growth: [], baseline })
+const newCase = (label: string, baseline?: Case): Case => ({ label, rates: [], cpu: [], peaks: [], baseline })
 const directUp = newCase('baseline: direct lib-storage Upload, 8 MiB x 4')
 const put = newCase('sidecar PUT /v1/files/* (raw body)', directUp)
 const post = newCase('sidecar POST /v1/files/... (multipart)', directUp)
 const directDown = newCase('baseline: direct GetObject')
 const get = newCase('sidecar GET /v1/files/*', directDown)
 
-async function run(c: Case, fn: () => Promise<number>, restKb?: number): Promise<void> {
-  if (restKb !== undefined) writeFileSync(`/proc/${pid}/clear_refs`, '5') // VmHWM starts over from VmRSS
-  const cpuBefore = restKb === undefined ? ownCpuMs() : processCpuMs(pid)
+/** Times one run; for the sidecar's cases also its CPU and its peak RSS during the run. */
+async function run(c: Case, fn: () => Promise<number>, sidecar = true): Promise<void> {
+  if (sidecar) writeFileSync(`/proc/${pid}/clear_refs`, '5') // VmHWM starts over from VmRSS
+  const cpuBefore = sidecar ? processCpuMs(pid) : ownCpuMs()
   const start = process.hrtime.bigint()
   const bytes = await fn()
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
-  const cpuMs = (restKb === undefined ? ownCpuMs() : processCpuMs(pid)) - cpuBefore
+  const cpuMs = (sidecar ? processCpuMs(pid) : ownCpuMs()) - cpuBefore
   if (bytes !== SIZE) throw new Error(`${c.label}: ${bytes} bytes instead of ${SIZE}`)
   c.rates.push(SIZE / MIB / seconds)
   c.cpu.push(cpuMs / 1000 / (SIZE / GIB))
-  if (restKb !== undefined) c.growth.push((procMemoryKb(pid, 'VmHWM') - restKb) / 1024)
+  if (sidecar) c.peaks.push(procMemoryKb(pid, 'VmHWM'))
 }
 
 try {
@@ -178,17 +179,30 @@ try {
   await sidecarPut(warmKey, 24 * MIB)
   await sidecarPost('org-1/epcr/document/warm-post', 24 * MIB)
   await sidecarGet(warmKey, 24 * MIB)
-  const restKb = procMemoryKb(pid, 'VmRSS')
-  for (let round = 1; round <= runs; round++) {
-    const key = `org-1/epcr/document/bench-${round}/put.bin`
-    await run(directUp, () => directUpload(`direct/${round}.bin`))
-    await run(put, () => sidecarPut(key), restKb)
-    await run(post, () => sidecarPost(`org-1/epcr/document/bench-${round}`), restKb)
-    await run(directDown, () => directGet(key))
-    await run(get, () => sidecarGet(key), restKb)
+  // At rest is the leanest the sidecar is seen between and during the runs, sampled every 250 ms:
+  // right after work its RSS still holds garbage V8 has not collected, which would flatter growth.
+  let restKb = procMemoryKb(pid, 'VmRSS')
+  const sampler = setInterval(() => {
+    restKb = Math.min(restKb, procMemoryKb(pid, 'VmRSS'))
+  }, 250)
+  try {
+    for (let round = 1; round <= runs; round++) {
+      const key = `org-1/epcr/document/bench-${round}/put.bin`
+      await run(directUp, () => directUpload(`direct/${round}.bin`), false)
+      await run(put, () => sidecarPut(key))
+      await run(post, () => sidecarPost(`org-1/epcr/document/bench-${round}`))
+      await run(directDown, () => directGet(key), false)
+      await run(get, () => sidecarGet(key))
+    }
+  } finally {
+    clearInterval(sampler)
   }
 
   const fmt = (xs: number[], digits: number) => xs.map((x) => x.toFixed(digits)).join(' / ')
+  const growth = (peaks: number[]) => {
+    const mib = peaks.map((kb) => (kb - restKb) / 1024)
+    return `${fmt(mib, 0)} (max ${Math.max(...mib).toFixed(0)})`
+  }
   const rows = [directUp, put, post, directDown, get].map((c) => {
     const ratios = c.baseline ? c.rates.map((rate, i) => rate / c.baseline!.rates[i]!) : []
     return [
@@ -197,12 +211,12 @@ try {
       median(c.rates).toFixed(0),
       c.baseline ? `${median(ratios).toFixed(2)}x` : '',
       median(c.cpu).toFixed(2),
-      c.growth.length > 0 ? `${fmt(c.growth, 0)} (max ${Math.max(...c.growth).toFixed(0)})` : '',
+      c.peaks.length > 0 ? growth(c.peaks) : '',
     ]
   })
   console.log(`${startLine} at the start; ${machineLine()} at the end`)
   console.log(
-    `${mib} MiB x ${runs} rounds, S3 ${bucket.connection.endpoint}; sidecar RSS at rest ${(restKb / 1024).toFixed(0)} MiB`,
+    `${mib} MiB x ${runs} rounds, S3 ${bucket.connection.endpoint}; sidecar RSS at rest (the lowest seen after the warm-up) ${(restKb / 1024).toFixed(0)} MiB`,
   )
   console.log(
     table(
