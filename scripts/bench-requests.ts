@@ -10,10 +10,13 @@
 // sidecar route, so a burst of load from other work on the machine hits both; the ratios are
 // medians of each round's route/bare ratio. Latency is each answer's time as autocannon measured
 // it; server CPU per request is the child's utime + stime over the run (/proc), which shared-CPU
-// noise disturbs less than req/s. A deadline stops it all.
+// noise disturbs less than req/s; peak RSS is the child's VmHWM, reset before each run. A
+// deadline stops it all.
+import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { createTestBucket } from '../test/helpers/s3.js'
+import { procMemoryKb } from '../test/helpers/http.js'
 import { intFlag, machineLine, median, processCpuMs, table } from './lib/bench.js'
 import { startSidecar, type Sidecar } from './lib/sidecar.js'
 
@@ -48,6 +51,8 @@ interface Route {
   cpuMs: number[]
   p50: number[]
   p99: number[]
+  /** The server's peak RSS during each run, KiB. */
+  peakKb: number[]
   errors: number
 }
 
@@ -119,6 +124,7 @@ async function main(): Promise<void> {
       cpuMs: [],
       p50: [],
       p99: [],
+      peakKb: [],
       errors: 0,
     })
     const bare = route('baseline: bare Fastify POST /bare (JSON echo)', {
@@ -150,6 +156,7 @@ async function main(): Promise<void> {
 
     async function measure(r: Route): Promise<number> {
       const latencies: number[] = []
+      writeFileSync(`/proc/${pid}/clear_refs`, '5') // VmHWM starts over from VmRSS
       const cpuBefore = processCpuMs(pid)
       await new Promise<autocannon.Result>((resolve, reject) => {
         const instance = autocannon({ ...r.options, connections, duration: seconds }, (err, res) => (err ? reject(err) : resolve(res)))
@@ -165,6 +172,7 @@ async function main(): Promise<void> {
       r.cpuMs.push((processCpuMs(pid) - cpuBefore) / Math.max(1, latencies.length))
       r.p50.push(at(0.5))
       r.p99.push(at(0.99))
+      r.peakKb.push(procMemoryKb(pid, 'VmHWM'))
       return rps
     }
 
@@ -186,11 +194,12 @@ async function main(): Promise<void> {
       median(r.cpuMs).toFixed(3),
       median(r.p50).toFixed(2),
       median(r.p99).toFixed(2),
+      (Math.max(...r.peakKb) / 1024).toFixed(0),
       String(r.errors),
     ]
     console.log(
       table(
-        ['route', 'req/s', 'vs bare', 'server CPU ms/req', 'p50 ms', 'p99 ms', 'other status'],
+        ['route', 'req/s', 'vs bare', 'server CPU ms/req', 'p50 ms', 'p99 ms', 'server peak RSS MiB', 'other status'],
         [row(bare, ''), ...routes.map((r) => row(r, `${median(r.ratios).toFixed(3)}x`))],
       ),
     )

@@ -1,6 +1,7 @@
 // The presign fast path: SigV4 query signing without the SDK's command stack. It must give the
 // very URLs the SDK's own signer gives, and the S3 peer must take them: for GET (with and without
-// response-content-disposition) and PUT, until they expire, and never once tampered with.
+// response-content-disposition) and PUT (a whole object, or one part of a multipart upload the
+// browser sends), until they expire, and never once tampered with.
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import t from 'tap'
@@ -196,6 +197,30 @@ t.test('the S3 peer takes the URLs, until they expire, and never once tampered w
     const stored = await bucket.client.send(new GetObjectCommand({ Bucket: bucket.name, Key: putKey }))
     t.equal(stored.ContentType, 'image/tiff')
     t.same(await sha256Of(stored.Body as Readable), await sha256Of(Readable.from([body])), 'stored byte for byte')
+  })
+
+  t.test('PUT of a multipart part, as the store signs it for browsers', async (t) => {
+    const partKey = 'org-1/epcr/document/e-2/scan part.pdf'
+    const uploadId = await store.multipart.create({ key: partKey, contentType: 'application/pdf' })
+    t.teardown(() => store.abortIncompleteUpload({ key: partKey, uploadId, initiated: new Date() }).catch(() => {}))
+    const body = randomBytes(3072)
+    const init = { method: 'PUT', headers: {}, body }
+    const { url } = await store.multipart.presignPart({ key: partKey, uploadId, partNumber: 1, expiresIn: 600 })
+    const query = { partNumber: '1', uploadId }
+    const expired = presigner.presign({ method: 'PUT', key: partKey, expiresIn: 600, now: stale, query })
+    t.equal((await fetch(expired, init)).status, 403, 'expired')
+    const otherPart = new URL(url)
+    otherPart.searchParams.set('partNumber', '2')
+    t.equal((await fetch(otherPart, init)).status, 403, 'another part number is refused')
+    await refusesTampering(t, url, init)
+    t.same(await store.multipart.listParts({ key: partKey, uploadId }), [], 'no refused request stored a part')
+    const response = await fetch(url, init)
+    t.equal(response.status, 200)
+    const parts = await store.multipart.listParts({ key: partKey, uploadId })
+    t.same(parts.map((p) => [p.partNumber, p.size]), [[1, body.length]], 'the part is stored')
+    await store.multipart.complete({ key: partKey, uploadId, parts: [{ partNumber: 1, etag: response.headers.get('etag')! }] })
+    const stored = await bucket.client.send(new GetObjectCommand({ Bucket: bucket.name, Key: partKey }))
+    t.same(await sha256Of(stored.Body as Readable), await sha256Of(Readable.from([body])), 'assembled byte for byte')
   })
 })
 
