@@ -94,6 +94,11 @@ function encodeCopySource(bucket: string, key: string): string {
   return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`
 }
 
+function isClientError(err: unknown): err is Error {
+  const status = (err as { statusCode?: unknown } | null | undefined)?.statusCode
+  return typeof status === 'number' && status >= 400 && status < 500
+}
+
 export class S3Store implements ObjectStore {
   readonly kind = 's3' as const
   readonly client: S3Client
@@ -175,11 +180,14 @@ export class S3Store implements ObjectStore {
       if (!stored) throw new StorageError('PutObject: the object is missing right after its upload')
       return stored
     } catch (err) {
+      const streamError = (body as Readable & { errored?: Error | null }).errored
+      // A refusal the stream raised (the size limit, a coded 4xx) is the answer: refusing stops
+      // reading the request, whose close then fires the caller's signal too.
+      if (isClientError(streamError)) throw streamError
       // The caller gave up: whatever else failed on the way down (a part the abort cut off), that
       // is what happened to this upload.
       if (signal?.aborted) throw aborted
-      // A failure of the stream itself (limit, client gone) carries its own error: keep it.
-      const streamError = (body as Readable & { errored?: Error | null }).errored
+      // A failure of the stream itself (client gone) carries its own error: keep it.
       throw streamError ?? err
     } finally {
       signal?.removeEventListener('abort', onAbort)
