@@ -84,6 +84,7 @@ export type { DirectUploads, DirectUploadStart, Completion } from './uploads/dir
 export type { BrowserMultipart, MultipartStart, MultipartHandle } from './uploads/multipart.js'
 export type { ResumableUploads, ResumableStart, AppendInput, AppendResult, ChecksumAlgorithm } from './uploads/resumable.js'
 export type { S3Multipart, Send } from './drivers/s3-multipart.js'
+export type { S3Presigner, PresignerOptions, PresignInput } from './drivers/s3-presigner.js'
 export type { Access, AuditNote } from './access.js'
 export { decide, identityFromClaims, type Identity, type Action, type Target, type Decision } from './policy.js'
 export { buildKey, parseKey, DEFAULT_SYSTEMS, type KeyParts, type KeyRules } from './keys.js'

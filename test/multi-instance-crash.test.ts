@@ -31,7 +31,8 @@ t.test('kill -9 of A mid-upload: B and C wait for its lease, then settle; reconc
   const ledger = await PostgresLedger.open({ connectionString: cluster.env.LEDGER_URL! })
   t.teardown(() => ledger.close())
 
-  await Promise.all([0, 1, 2, 3, 4].map((i) => stalledUpload(a.port, `org-1/epcr/document/mid-${i}/scan.tiff`, token, 12 * MIB, 6 * MIB)))
+  // 10 MiB sent is more than one 8 MiB part (the default): each has a multipart upload open.
+  await Promise.all([0, 1, 2, 3, 4].map((i) => stalledUpload(a.port, `org-1/epcr/document/mid-${i}/scan.tiff`, token, 20 * MIB, 10 * MIB)))
   const pending = async () => ledger.listStalePending(new Date())
   for (let i = 0; i < 50 && (await pending()).length < 5; i++) await sleep(100)
   const owners = new Set((await pending()).map((row) => row.owner))
