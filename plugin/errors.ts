@@ -30,9 +30,46 @@ export const InvalidExpiryError = createError(
   400,
 )
 export const NoFileError = createError('FST_SPACES_NO_FILE', 'The multipart request holds no file part', 400)
+export const MalformedMultipartError = createError(
+  'FST_SPACES_MALFORMED_MULTIPART',
+  'The multipart body is malformed (%s); send multipart/form-data with its boundary and CRLF line endings',
+  400,
+)
+export const InvalidContentTypeError = createError(
+  'FST_SPACES_INVALID_CONTENT_TYPE',
+  'The content type is not a media type: send type/subtype with optional ;name=value parameters and no control characters',
+  400,
+)
+export const BadHttpError = createError('FST_SPACES_BAD_HTTP', 'The request is not valid HTTP/1.1 (%s)', 400)
+export const BadUrlError = createError('FST_SPACES_BAD_URL', 'The request path is not valid percent-encoding', 400)
+export const RequestTimeoutError = createError(
+  'FST_SPACES_REQUEST_TIMEOUT',
+  'The request did not arrive in time; retry',
+  408,
+)
+export const UriTooLongError = createError(
+  'FST_SPACES_URI_TOO_LONG',
+  'A path segment is longer than this route accepts',
+  414,
+)
+export const ExpectationFailedError = createError(
+  'FST_SPACES_EXPECTATION_FAILED',
+  'Only "Expect: 100-continue" is supported',
+  417,
+)
+export const HeadersTooLargeError = createError(
+  'FST_SPACES_HEADERS_TOO_LARGE',
+  'The request headers are larger than %s bytes',
+  431,
+)
 export const PayloadTooLargeError = createError(
   'FST_SPACES_TOO_LARGE',
   'Upload exceeds the limit of %s bytes',
+  413,
+)
+export const TooManyPartsError = createError(
+  'FST_SPACES_TOO_MANY_PARTS',
+  'A multipart request may hold at most %s files and %s fields (nothing was stored)',
   413,
 )
 export const UnsupportedTypeError = createError(
@@ -71,6 +108,11 @@ export const UploadInProgressError = createError(
 export const RestoreConflictError = createError(
   'FST_SPACES_RESTORE_CONFLICT',
   'A live file now holds this key; delete or move it before restoring',
+  409,
+)
+export const DuplicateFileError = createError(
+  'FST_SPACES_DUPLICATE_FILE',
+  'Two file parts of this request have the same filename; send each file once (nothing was stored)',
   409,
 )
 export const UploadMismatchError = createError(
@@ -124,6 +166,11 @@ export const LedgerDriverMissingError = createError(
   'FST_SPACES_LEDGER_DRIVER_MISSING',
   'The %s ledger needs a package that is not installed: run `npm install %s`',
 )
+export const ShuttingDownError = createError(
+  'FST_SPACES_SHUTTING_DOWN',
+  'The server is shutting down; retry (another instance, or this one once it is back)',
+  503,
+)
 
 // Everything else.
 export const RouteNotFoundError = createError('FST_SPACES_ROUTE_NOT_FOUND', 'No route %s; see /docs for the API', 404)
@@ -143,7 +190,16 @@ export const errors = {
   BadRequestError,
   InvalidExpiryError,
   NoFileError,
+  MalformedMultipartError,
+  InvalidContentTypeError,
+  BadHttpError,
+  BadUrlError,
+  RequestTimeoutError,
+  UriTooLongError,
+  ExpectationFailedError,
+  HeadersTooLargeError,
   PayloadTooLargeError,
+  TooManyPartsError,
   UnsupportedTypeError,
   RangeNotSatisfiableError,
   UnauthorizedError,
@@ -154,6 +210,7 @@ export const errors = {
   ConflictError,
   UploadInProgressError,
   RestoreConflictError,
+  DuplicateFileError,
   UploadMismatchError,
   OffsetMismatchError,
   UploadLockedError,
@@ -166,11 +223,17 @@ export const errors = {
   LedgerError,
   NotReadyError,
   LedgerDriverMissingError,
+  ShuttingDownError,
   RouteNotFoundError,
   InternalError,
 } as const
 
 /** Errors whose cause was the object store or the ledger: the client may retry. */
 export function isRetryable(err: unknown): boolean {
-  return err instanceof StorageError || err instanceof StorageUnavailableError || err instanceof LedgerError
+  return (
+    err instanceof StorageError ||
+    err instanceof StorageUnavailableError ||
+    err instanceof LedgerError ||
+    err instanceof ShuttingDownError
+  )
 }

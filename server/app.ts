@@ -23,6 +23,7 @@ import { registerConsole } from './console.js'
 import { loggerOptions } from './logging.js'
 import { registerMetrics } from './metrics.js'
 import { registerOpsRoutes } from './ops-routes.js'
+import { clientErrorHandler, frameworkErrors, registerProtocolErrors } from './protocol-errors.js'
 
 export interface BuildOverrides {
   /** Logger settings or instance; tests pass a stream to capture lines. */
@@ -91,11 +92,18 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
     keepAliveTimeout: config.timeouts.keepAlive,
     requestTimeout: config.timeouts.request,
     bodyLimit: 1 * MIB,
-    return503OnClosing: true,
+    // Key segments may be 128 characters, percent-encoded up to three times that; the key rules,
+    // not the router, decide what is too long (a 400 that says which segment).
+    routerOptions: { maxParamLength: 512 },
+    // Our own 503 (registerProtocolErrors) carries the API's error shape; Fastify's does not.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
+    clientErrorHandler,
+    frameworkErrors,
   })
   if (overrides.onRoute) app.addHook('onRoute', overrides.onRoute)
   app.setErrorHandler(errorHandler(config.maxUploadBytes))
+  registerProtocolErrors(app)
   // The path is not echoed: it may hold a filename or a signed-URL token.
   app.setNotFoundHandler((request) => {
     throw new RouteNotFoundError(`for ${request.method} here`)

@@ -1,0 +1,83 @@
+// Answers for what never reaches a route: malformed HTTP, oversized headers, unknown
+// expectations, undecodable paths, over-long path segments, requests that arrive while the server
+// shuts down. Each one gets the API's error body and a documented code, and none echoes the path
+// (it may hold a filename or a signed-URL token).
+import { STATUS_CODES, maxHeaderSize } from 'node:http'
+import type { Socket } from 'node:net'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { sendApiError, toApiError } from '../plugin/error-handler.js'
+import {
+  BadHttpError,
+  ExpectationFailedError,
+  HeadersTooLargeError,
+  RequestTimeoutError,
+  ShuttingDownError,
+} from '../plugin/errors.js'
+
+/** How long a socket we answered may linger for the client to read the answer. */
+const LINGER_MS = 2000
+/** llhttp's reasons are fixed strings ("Duplicate Content-Length"); anything else is not echoed. */
+const PARSER_REASON = /^[A-Za-z][A-Za-z0-9 ,.'-]{0,80}$/
+
+interface ClientError extends Error {
+  code?: string
+  reason?: string
+}
+
+function errorFor(err: ClientError): Error & { code: string; statusCode?: number } {
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new RequestTimeoutError()
+  if (err.code === 'HPE_HEADER_OVERFLOW') return new HeadersTooLargeError(maxHeaderSize)
+  const reason = err.reason && PARSER_REASON.test(err.reason) ? err.reason : 'malformed request'
+  return new BadHttpError(reason)
+}
+
+/** Fastify's `clientErrorHandler`: Node's parser refused the bytes, so we write the answer raw. */
+export function clientErrorHandler(this: FastifyInstance, err: ClientError, socket: Socket): void {
+  // A reset connection has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const error = errorFor(err)
+  const statusCode = error.statusCode ?? 400
+  this.log.info({ code: error.code, parser: err.code }, 'malformed request refused')
+  const body = JSON.stringify({ statusCode, code: error.code, error: STATUS_CODES[statusCode], message: error.message })
+  if (socket.writable) {
+    socket.end(
+      `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  // end() lets the client read the answer; a client that never closes its side is cut off.
+  setTimeout(() => socket.destroy(), LINGER_MS).unref()
+}
+
+/** Fastify's `frameworkErrors`: an undecodable path (`%zz`) or a path segment over the router's limit. */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const api = toApiError(error)
+  request.log.info({ code: api.code, statusCode: api.statusCode }, 'request refused')
+  reply.header('connection', 'close')
+  sendApiError(reply, api)
+}
+
+/**
+ * `Expect` values other than 100-continue (which Node answers itself) get a 417 in the API's
+ * shape, and requests that arrive while the server closes get a retryable 503.
+ */
+export function registerProtocolErrors(app: FastifyInstance): void {
+  app.server.on('checkExpectation', (_request, response) => {
+    const error = new ExpectationFailedError()
+    const body = JSON.stringify({ statusCode: 417, code: error.code, error: STATUS_CODES[417], message: error.message })
+    response.writeHead(417, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      connection: 'close',
+    })
+    response.end(body)
+  })
+
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onRequest', async () => {
+    if (closing) throw new ShuttingDownError()
+  })
+}
