@@ -3,6 +3,7 @@
 // they send); one hook turns that into audit events and holds the response until they are
 // durable, or writes them when the client has gone.
 import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify'
+import type { InflightWork } from './inflight.js'
 import type { AuditAction, AuditInput, Ledger } from './ledger/types.js'
 import type { Authorize, FastifySpacesOptions } from './options.js'
 import { toApiError } from './error-handler.js'
@@ -156,7 +157,7 @@ export function auditEvent(
  * cannot be written, the client gets a 503 instead of an answer nobody recorded), and when the
  * client goes away mid-request.
  */
-export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access: Access): void {
+export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access: Access, work: InflightWork): void {
   /** Resolves once the request's events are durable; rejects when the ledger could not take them. */
   async function write(request: FastifyRequest, reply: FastifyReply | undefined, aborted: boolean): Promise<void> {
     const action = (request.routeOptions.config as { audit?: AuditAction }).audit
@@ -177,7 +178,9 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access:
     // All at once: a multi-file upload's events go into one group commit.
     const appends = notes.map((note) => {
       const status = note.status ?? replyStatus
-      const errorCode = note.errorCode ?? (status >= 400 ? (entry.errorCode ?? (aborted ? 'CLIENT_ABORTED' : null)) : null)
+      // A request whose connection ended is recorded as aborted, whatever its handler then threw on
+      // the way out (a broken stream, an aborted store upload).
+      const errorCode = note.errorCode ?? (status >= 400 ? (aborted ? 'CLIENT_ABORTED' : (entry.errorCode ?? null)) : null)
       return ledger.appendAudit(auditEvent(request, who, action, { ...note, key: note.key ?? askedKey, status, errorCode }))
     })
     const failures = (await Promise.allSettled(appends)).filter((r) => r.status === 'rejected')
@@ -194,7 +197,8 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access:
   })
   app.addHook('onSend', async (request, reply, payload) => {
     try {
-      await write(request, reply, false)
+      // An answer to a client that has already hung up reaches nobody: the request is aborted.
+      await work.track(write(request, reply, request.raw.socket?.destroyed === true))
     } catch (err) {
       // Nothing unrecorded goes out: the file body (a stream already opened) is dropped, and the
       // error handler answers 503 in its place.
@@ -207,6 +211,10 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access:
     return payload
   })
   // A response that went out some other way still leaves its event (logged if it cannot).
-  app.addHook('onResponse', async (request, reply) => write(request, reply, false).catch(() => {}))
-  app.addHook('onRequestAbort', async (request) => write(request, undefined, true).catch(() => {}))
+  app.addHook('onResponse', async (request, reply) => work.track(write(request, reply, false).catch(() => {})))
+  // The handler of an aborted request still runs (cleanup, per-file notes): its events are
+  // written once it is done (by onSend, if it still answered; here otherwise).
+  app.addHook('onRequestAbort', async (request) => {
+    await work.track(work.handlerSettled(request).then(() => write(request, undefined, true)).catch(() => {}))
+  })
 }

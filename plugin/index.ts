@@ -8,6 +8,7 @@ import type { FastifySpacesOptions } from './options.js'
 import { createAccess } from './access.js'
 import { S3Store } from './drivers/s3.js'
 import { ConfigInvalidError, errors } from './errors.js'
+import { InflightWork } from './inflight.js'
 import { openLedger } from './ledger/open.js'
 import { resolveOptions, validateConnection } from './options.js'
 import { spacesRoutes } from './routes/index.js'
@@ -33,10 +34,15 @@ async function fastifySpaces(app: FastifyInstance, options: FastifySpacesPluginO
   const ledger = isLedger(options.ledger) ? options.ledger : await openLedger(options.ledger)
   const access = createAccess(options)
   const storage = new Storage({ store, ledger, options: resolved, log: app.log, instanceId: options.instanceId, access })
+  const work = new InflightWork()
 
   app.decorate('storage', storage)
   app.decorate('spacesErrors', errors)
   app.addHook('onClose', async () => {
+    // Handlers cut off by a shutdown still clean up and audit: the ledger closes after them.
+    // onClose hooks run last-registered first, so a host that closes its own ledger in a hook
+    // registered before this plugin closes it after this wait too.
+    await work.idle()
     // Close only what this plugin opened; a store or ledger passed in belongs to the caller.
     if (!options.store) await store.close()
     if (ownLedger) await ledger.close()
@@ -44,7 +50,7 @@ async function fastifySpaces(app: FastifyInstance, options: FastifySpacesPluginO
   // Registered after the close hook above, so it stops first: the ledger closes last.
   if (resolved.sweep) startSweep(app, storage, resolved.sweep, app.log)
   if (resolved.routes) {
-    await app.register(spacesRoutes, { prefix: options.prefix, storage, access })
+    await app.register(spacesRoutes, { prefix: options.prefix, storage, access, work })
   }
   if (options.console) await registerConsole(app, options, resolved.systems, storage.store.multipart !== undefined)
 }

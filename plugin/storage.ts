@@ -2,7 +2,7 @@
 // apps all go through here, so every path follows the same upload lifecycle and trash rules.
 import { randomUUID } from 'node:crypto'
 import { pipeline, type Readable } from 'node:stream'
-import type { ByteRange, GetResult, ObjectStore } from './drivers/types.js'
+import type { ByteRange, GetResult, IncompleteUpload, ObjectStore } from './drivers/types.js'
 import type { AuditAction, FileRecord, Ledger, ObjectRow, TrashRecord } from './ledger/types.js'
 import type { ResolvedOptions } from './options.js'
 import {
@@ -15,8 +15,12 @@ import {
   StorageError,
   TrashNotFoundError,
   UnsupportedTypeError,
+  UploadInProgressError,
 } from './errors.js'
 import { TRASH_PREFIX, parseKey, type KeyParts } from './keys.js'
+import { holdProgress, isHold, reserveAfterHolds, type HoldReason } from './key-hold.js'
+import { checkMediaType, essence } from './media-type.js'
+import { findOrphanedUploads } from './orphan-uploads.js'
 import { UploadMeter } from './upload-meter.js'
 import type { Access } from './access.js'
 import { uploadAsCaller, type CallerUploadInput, type RequestScope } from './caller.js'
@@ -39,6 +43,21 @@ export interface UploadInput {
   idempotencyKey?: string
   /** The SHA-256 (hex) the client says the body has (Repr-Digest): a body that differs is refused. */
   expectedSha256?: string
+}
+
+/**
+ * An upload whose bytes are in the store but not yet recorded. `commitStaged` makes it the live
+ * file; `discardStaged` removes it and brings back the file it displaced. A multi-file request
+ * stages every file before it commits any, so a failure part-way stores nothing.
+ */
+export interface StagedUpload {
+  readonly key: string
+  readonly reservationId: string
+  readonly size: number
+  readonly sha256: string
+  readonly etag: string
+  /** The live file an overwrite displaced: in trash from now on, unless the upload is discarded. */
+  readonly replaced?: TrashRecord
 }
 
 export interface StorageLogger {
@@ -66,6 +85,11 @@ export class Storage {
   readonly multipart: BrowserMultipart
   /** Resumable uploads (tus), on S3 multipart, resumable on any instance. */
   readonly resumable: ResumableUploads
+  /**
+   * Keys whose upload failed in this process while the store may have kept its multipart upload
+   * (the store was unreachable to abort it): the next sweep aborts what no pending row owns.
+   */
+  private readonly suspectUploads = new Set<string>()
 
   constructor(deps: {
     store: ObjectStore
@@ -100,10 +124,12 @@ export class Storage {
     return parseKey(key, this.options)
   }
 
+  /** A 400 unless `contentType` is a well-formed media type; a 415 unless the options allow it. */
   checkContentType(contentType: string): void {
+    checkMediaType(contentType)
     const allowed = this.options.allowedContentTypes
     if (!allowed) return
-    const type = contentType.split(';')[0]!.trim().toLowerCase()
+    const type = essence(contentType)
     const ok = allowed.some((a) => a === type || (a.endsWith('/*') && type.startsWith(a.slice(0, -1))))
     if (!ok) throw new UnsupportedTypeError(type)
   }
@@ -123,13 +149,21 @@ export class Storage {
       if (!this.access) throw new ConfigInvalidError('upload(..., { request }) needs the storage the plugin decorates the app with')
       return uploadAsCaller(this, this.access, scope, input as CallerUploadInput)
     }
-    return this.uploadStream(input as UploadInput)
+    const upload = input as UploadInput
+    const [record] = await this.commitAll([await this.stage(upload)], upload.actor)
+    return record!
   }
 
-  private async uploadStream(input: UploadInput): Promise<FileRecord> {
+  /**
+   * The first half of an upload: reserve the key (an overwrite moves the current file to trash),
+   * stream the bytes to the store, check their size (and digest, when the client sent one).
+   * Nothing is recorded as stored yet, and the object carries no sha256 tag, so crash recovery
+   * takes it for the unfinished upload it is. On failure it cleans up after itself.
+   */
+  async stage(input: UploadInput): Promise<StagedUpload> {
     const parts = this.parseKey(input.key)
     this.checkContentType(input.contentType)
-    const reservation = await this.ledger.reserve({
+    const reservation = await reserveAfterHolds(this.ledger, {
       key: parts.key,
       parts,
       contentType: input.contentType,
@@ -143,7 +177,7 @@ export class Storage {
     const meter = new UploadMeter(this.options.maxUploadBytes)
     this.inflight.add(reservation.id)
     try {
-      if (reservation.replaces) replaced = await this.moveToTrash(reservation.replaces, input.actor)
+      if (reservation.replaces) replaced = await this.displace(reservation.replaces, input.actor)
       // pipeline() destroys the meter when the body fails (client gone, limit), which fails the put.
       pipeline(input.body, meter, () => {})
       const info = await this.store.put({ key: parts.key, body: meter, contentType: input.contentType, signal: input.signal })
@@ -155,28 +189,105 @@ export class Storage {
       if (input.expectedSha256 && input.expectedSha256 !== sha256) {
         throw new BadRequestError('the body does not match its Repr-Digest; nothing was stored')
       }
-      await this.store.setTags(parts.key, { sha256 })
-      return await this.ledger.commit(reservation.id, { size: meter.bytes, sha256, etag: info.etag })
+      return { key: parts.key, reservationId: reservation.id, size: meter.bytes, sha256, etag: info.etag, replaced }
     } catch (err) {
       // And the other way round: a failed store releases the caller's stream instead of leaving it paused.
       meter.destroy()
-      await this.ledger
-        .fail(reservation.id, (err as Error).message ?? 'upload failed')
-        .catch((cause) => this.warn(cause, 'marking the upload failed did not work; the sweep will settle it'))
-      if (stored) {
-        // A commit whose answer was lost (the connection dropped after COMMIT) may have happened:
-        // the bytes go only once the ledger says the row is not live. If it cannot say, they stay,
-        // and the sweep settles the row from what the store holds.
-        const row = await this.ledger.getById(reservation.id).catch(() => undefined)
-        if (row?.state === 'live') return toRecord(row)
-        if (row !== undefined) await this.store.delete(parts.key).catch((cause) => this.warn(cause, 'cleanup delete failed'))
+      if (!stored) this.suspectUploads.add(parts.key)
+      await this.discardStaged({ key: parts.key, reservationId: reservation.id, stored, replaced }, err)
+      throw err
+    }
+  }
+
+  /**
+   * Records staged uploads, all or none. Every object gets its sha256 tag first (a store failure
+   * there discards them all); then each is committed. Should the ledger fail between two commits,
+   * the ones already committed are withdrawn again, so the caller's error still means "nothing stored".
+   */
+  async commitAll(staged: readonly StagedUpload[], actor: string): Promise<FileRecord[]> {
+    const records: FileRecord[] = []
+    try {
+      for (const file of staged) await this.store.setTags(file.key, { sha256: file.sha256 })
+      for (const file of staged) {
+        records.push(await this.commitOne(file))
+        this.inflight.delete(file.reservationId)
       }
-      if (replaced) {
-        await this.restore(replaced.trashId).catch((cause) => this.warn(cause, 'restoring the replaced file failed'))
+      return records
+    } catch (err) {
+      for (const [index, file] of staged.entries()) {
+        if (index < records.length) {
+          await this.withdrawCommitted(file, actor).catch((cause) => this.warn(cause, 'a committed file of a failed request could not be withdrawn; reconcile will report it'))
+        } else {
+          await this.discardStaged(file, err)
+        }
       }
       throw err
+    }
+  }
+
+  /**
+   * Commits one staged upload. A commit whose answer was lost (the connection dropped after
+   * COMMIT) may have happened: the row is asked for before the commit counts as failed.
+   */
+  private async commitOne(file: StagedUpload): Promise<FileRecord> {
+    try {
+      return await this.ledger.commit(file.reservationId, { size: file.size, sha256: file.sha256, etag: file.etag })
+    } catch (err) {
+      const row = await this.ledger.getById(file.reservationId).catch(() => undefined)
+      if (row?.state === 'live') return toRecord(row)
+      throw err
+    }
+  }
+
+  /**
+   * Undoes a staged upload: the reservation is marked failed, its object removed, and the file it
+   * displaced comes back from trash. Best effort: what fails here is logged and left to the sweep.
+   */
+  async discardStaged(
+    staged: { key: string; reservationId: string; stored?: boolean; replaced?: TrashRecord },
+    cause: unknown,
+  ): Promise<void> {
+    try {
+      await this.ledger
+        .fail(staged.reservationId, (cause as Error)?.message ?? 'upload failed')
+        .catch((err) => this.warn(err, 'marking the upload failed did not work; the sweep will settle it'))
+      if (staged.stored ?? true) {
+        // The bytes go only once the ledger says the row is not live. If it cannot say, they
+        // stay, and the sweep settles the row from what the store holds.
+        const row = await this.ledger.getById(staged.reservationId).catch(() => undefined)
+        if (row !== undefined && row.state !== 'live') {
+          await this.store.delete(staged.key).catch((err) => this.warn(err, 'cleanup delete failed'))
+        }
+      }
+      if (staged.replaced) {
+        await this.restore(staged.replaced.trashId).catch((err) => this.warn(err, 'restoring the replaced file failed'))
+      }
     } finally {
-      this.inflight.delete(reservation.id)
+      this.inflight.delete(staged.reservationId)
+    }
+  }
+
+  /**
+   * Takes a file that was committed by a request that then failed back out of the live layout,
+   * leaving nothing stored: it goes to trash and is purged at once, and the file it displaced
+   * comes back. Only a multi-file request whose ledger failed between two commits needs this.
+   */
+  async withdrawCommitted(staged: StagedUpload, actor: string): Promise<void> {
+    const row = await this.ledger.getLive(staged.key)
+    if (row && row.sha256 === staged.sha256) {
+      const trashed = await this.moveToTrash(row, actor)
+      await this.purge(trashed.trashId)
+    }
+    if (staged.replaced) await this.restore(staged.replaced.trashId)
+  }
+
+  /** An overwrite's first step: the current file goes to trash. Already gone (deleted meanwhile) is fine. */
+  private async displace(row: ObjectRow, actor: string): Promise<TrashRecord | undefined> {
+    try {
+      return await this.moveToTrash(row, actor)
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined
+      throw err
     }
   }
 
@@ -192,10 +303,51 @@ export class Storage {
     return this.store.get(key, range)
   }
 
+  /**
+   * Moves the live file to trash. The key is held meanwhile, so an upload cannot land between
+   * the copy and the removal of the original. A key an upload is streaming to answers 409: the
+   * file may be on its way to being replaced, and a delete must never take the new one's place.
+   */
   async softDelete(key: string, actor: string): Promise<TrashRecord> {
-    const row = await this.ledger.getLive(key)
-    if (!row) throw new NotFoundError('no live file at this key')
-    return this.moveToTrash(row, actor)
+    const parts = this.parseKey(key)
+    if (!(await this.ledger.getLive(parts.key))) {
+      // Nothing live: a streamed upload may be replacing the file right now (409, retry); a hold
+      // is waited out below; a browser or resumable upload that has not finished leaves nothing to delete.
+      const pending = await this.ledger.getPending(parts.key)
+      if (pending && !isHold(pending) && pending.kind === 'stream') throw new UploadInProgressError()
+      if (!pending || !isHold(pending)) throw new NotFoundError('no live file at this key')
+    }
+    return this.holdingKey(parts, actor, 'delete', async (live) => {
+      if (!live) throw new NotFoundError('no live file at this key')
+      return this.moveToTrash(live, actor)
+    })
+  }
+
+  /** Runs `work` while this process holds `key`; `live` is the live row at the time the hold began. */
+  private async holdingKey<T>(
+    parts: KeyParts & { key: string },
+    actor: string,
+    reason: HoldReason,
+    work: (live: ObjectRow | undefined) => Promise<T>,
+  ): Promise<T> {
+    const hold = await reserveAfterHolds(this.ledger, {
+      key: parts.key,
+      parts,
+      contentType: 'application/octet-stream',
+      actor,
+      overwrite: true,
+      owner: this.instanceId,
+      progress: holdProgress(reason),
+    })
+    this.inflight.add(hold.id)
+    try {
+      return await work(hold.replaces)
+    } finally {
+      await this.ledger
+        .fail(hold.id, `${reason} hold released`)
+        .catch((err) => this.warn(err, 'releasing a key hold failed; the sweep will settle it'))
+      this.inflight.delete(hold.id)
+    }
   }
 
   /** Copy to the trash prefix, record it, then delete the original: a live key always means a live file. */
@@ -229,13 +381,14 @@ export class Storage {
     // Hold the key while copying, so an upload cannot land between the check and the copy.
     let hold
     try {
-      hold = await this.ledger.reserve({
+      hold = await reserveAfterHolds(this.ledger, {
         key: row.key,
         parts: row,
         contentType: row.contentType,
         actor: row.createdBy,
         overwrite: false,
         owner: this.instanceId,
+        progress: holdProgress('restore'),
       })
     } catch (err) {
       throw new RestoreConflictError({ cause: err })
@@ -318,7 +471,8 @@ export class Storage {
         else if (outcome === 'failed') failed.push(row.key)
         continue
       }
-      const verified = (await this.ledger.getLive(row.key)) ? undefined : await this.verifyStored(row.key)
+      // A hold (delete, restore) never becomes a file, whatever the store holds at its key.
+      const verified = isHold(row) || (await this.ledger.getLive(row.key)) ? undefined : await this.verifyStored(row.key)
       if (verified) {
         const record = await this.ledger.commit(row.id, verified)
         await this.systemAudit('upload', row.key, { status: 201, bytes: record.size, sha256: record.sha256 })
@@ -326,7 +480,7 @@ export class Storage {
         continue
       }
       await this.ledger.fail(row.id, 'interrupted: found incomplete after a restart')
-      await this.systemAudit('upload', row.key, { status: 500, errorCode: 'FST_SPACES_INTERRUPTED' })
+      if (!isHold(row)) await this.systemAudit('upload', row.key, { status: 500, errorCode: 'FST_SPACES_INTERRUPTED' })
       failed.push(row.key)
       if (!(await this.ledger.getLive(row.key))) await this.store.delete(row.key)
       for (const upload of await this.store.listIncompleteUploads(row.key)) {
@@ -371,6 +525,28 @@ export class Storage {
       this.warn(err, 'settling an expired upload failed; the next sweep tries again')
       return 'busy'
     }
+  }
+
+  /**
+   * Aborts incomplete multipart uploads that no pending upload owns: those older than
+   * `olderThanSeconds` (left by a crash or another process), and at once those an upload of this
+   * process left behind when the store went away before it could abort them.
+   */
+  async abortOrphanedUploads(options: { olderThanSeconds: number; now?: Date }): Promise<IncompleteUpload[]> {
+    const suspects = new Set(this.suspectUploads)
+    const orphans = await findOrphanedUploads(this.store, this.ledger, { ...options, suspects })
+    const aborted: IncompleteUpload[] = []
+    for (const upload of orphans) {
+      try {
+        await this.store.abortIncompleteUpload(upload)
+        aborted.push(upload)
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err
+      }
+    }
+    // Every suspect key was looked at; those still owned by an upload are that upload's business.
+    for (const key of suspects) this.suspectUploads.delete(key)
+    return aborted
   }
 
   /** Audit events for work no request asked for (sweeps, recovery, CLI). */

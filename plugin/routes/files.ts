@@ -1,9 +1,9 @@
 // /files: upload (PUT raw body, POST multipart), download, head, soft delete, list.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { RouteDeps } from './deps.js'
-import { NoFileError, PayloadTooLargeError } from '../errors.js'
-import { buildKey, datedFilename, uploadFilename, validateSegment, validateSystem } from '../keys.js'
-import type { FileRecord } from '../ledger/types.js'
+import { PayloadTooLargeError } from '../errors.js'
+import { validateSegment, validateSystem } from '../keys.js'
+import { storeParts } from './multipart-upload.js'
 import { directDownloadUrl, sendFile } from './send-file.js'
 import { earlierUpload, retryHeaders } from '../uploads/retry.js'
 import { filterAllowed, pageQuery, type PageQuery } from './paging.js'
@@ -135,46 +135,20 @@ export async function fileRoutes(app: FastifyInstance, { storage, access }: Rout
       const { params } = request
       const orgId = validateSegment('orgId', params.orgId)
       const system = validateSystem(params.system, storage.options)
-      const target = { orgId, system }
-      const identity = await access.require(request, 'write', target)
-      const files: FileRecord[] = []
-      const signal = abortSignalFor(request)
-      const { idempotencyKey } = retryHeaders(request.headers)
-      let stored = 0
-      for await (const part of request.files()) {
-        const filename = uploadFilename(part.filename)
-        const named = storage.options.datePrefix ? datedFilename(filename, new Date()) : filename
-        const key = buildKey({ ...params, orgId, system, filename: named }, storage.options)
-        // Each file of a retried form finds its earlier upload under the request's key and its place.
-        const fileKey: string | undefined = idempotencyKey ? `${idempotencyKey}#${files.length}` : undefined
-        const earlier: FileRecord | undefined = fileKey ? await earlierUpload(storage.ledger, { key, actor: identity.sub, idempotencyKey: fileKey }) : undefined
-        if (earlier) {
-          part.file.resume()
-          access.addEvent(request, { key, bytes: earlier.size, sha256: earlier.sha256, status: 200 })
-          files.push(earlier)
-          continue
-        }
-        try {
-          stored++
-          const record = await storage.upload({
-            idempotencyKey: fileKey,
-            key,
-            body: part.file,
-            contentType: part.mimetype || 'application/octet-stream',
-            actor: identity.sub,
-            overwrite: request.query.overwrite === true,
-            signal,
-          })
-          access.addEvent(request, { key, bytes: record.size, sha256: record.sha256, status: 201 })
-          files.push(record)
-        } catch (err) {
-          const error = err as { statusCode?: number; code?: string }
-          access.addEvent(request, { key, status: error.statusCode ?? 500, errorCode: error.code ?? null })
-          part.file.resume()
-          throw err
-        }
+      const folder = {
+        orgId,
+        system,
+        objectType: validateSegment('objectType', params.objectType),
+        objectId: validateSegment('objectId', params.objectId),
       }
-      if (files.length === 0) throw new NoFileError()
+      const identity = await access.require(request, 'write', { orgId, system })
+      const { files, stored } = await storeParts(request, { storage, access }, {
+        folder,
+        actor: identity.sub,
+        overwrite: request.query.overwrite === true,
+        signal: abortSignalFor(request),
+        idempotencyKey: retryHeaders(request.headers).idempotencyKey,
+      })
       return reply.code(stored === 0 ? 200 : 201).send({ files })
     },
   )

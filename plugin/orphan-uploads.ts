@@ -1,0 +1,36 @@
+// Which incomplete multipart uploads in the store nobody will finish. An upload belongs to a
+// pending row that names its key, its staging key or its upload id; any other one is an orphan
+// once it is older than the longest request could run (a crash, a killed process), or at once
+// when this process saw its own upload to that key fail while the store was unreachable.
+import type { IncompleteUpload, ObjectStore } from './drivers/types.js'
+import type { Ledger } from './ledger/types.js'
+
+export interface OrphanRule {
+  /** Older than this, an unowned upload cannot still be running in any request. */
+  olderThanSeconds: number
+  /** Keys whose upload failed here: their unowned uploads are orphans whatever their age. */
+  suspects?: ReadonlySet<string>
+  now?: Date
+}
+
+export async function findOrphanedUploads(store: ObjectStore, ledger: Ledger, rule: OrphanRule): Promise<IncompleteUpload[]> {
+  const now = rule.now ?? new Date()
+  // Listed before the ledger is read: an upload starts after its pending row exists, so every
+  // upload in this listing that is still running has its row in the read below.
+  const uploads = await store.listIncompleteUploads()
+  if (uploads.length === 0) return []
+  const ownedKeys = new Set<string>()
+  const ownedIds = new Set<string>()
+  for (const row of await ledger.listStalePending(new Date(now.getTime() + 60_000))) {
+    ownedKeys.add(row.key)
+    if (row.stagingKey) ownedKeys.add(row.stagingKey)
+    if (row.uploadId) ownedIds.add(row.uploadId)
+  }
+  const cutoff = now.getTime() - rule.olderThanSeconds * 1000
+  return uploads.filter(
+    (upload) =>
+      !ownedKeys.has(upload.key) &&
+      !ownedIds.has(upload.uploadId) &&
+      (upload.initiated.getTime() < cutoff || rule.suspects?.has(upload.key) === true),
+  )
+}
