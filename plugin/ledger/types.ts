@@ -146,6 +146,10 @@ export const AUDIT_ACTIONS = [
   'restore',
   'purge',
   'upload_complete',
+  // Reads of the trail itself and of usage are audited too, allowed or denied (HIPAA 164.312(b)).
+  'audit_read',
+  'audit_verify',
+  'usage_read',
 ] as const
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]

@@ -14,7 +14,7 @@ export async function auditRoutes(app: FastifyInstance, { storage, access }: Rou
   app.get<{ Querystring: AuditQuery }>(
     '/audit',
     {
-      config: { operation: 'storage.audit.query' },
+      config: { operation: 'storage.audit.query', audit: 'audit_read' },
       schema: {
         summary: 'Audit events, newest first',
         operationId: 'queryAudit',
@@ -39,6 +39,7 @@ export async function auditRoutes(app: FastifyInstance, { storage, access }: Rou
       const identity = await access.identity(request)
       const { limit, cursor, ...filter } = request.query
       const orgId = validateSegment('orgId', filter.orgId ?? identity.org)
+      access.note(request, { key: `${orgId}/` })
       await access.require(request, 'audit', { orgId })
       return storage.ledger.queryAudit({ ...filter, orgId }, { limit, cursor })
     },
@@ -47,7 +48,7 @@ export async function auditRoutes(app: FastifyInstance, { storage, access }: Rou
   app.get(
     '/audit/verify',
     {
-      config: { operation: 'storage.audit.verify' },
+      config: { operation: 'storage.audit.verify', audit: 'audit_verify' },
       schema: {
         summary: 'Check the audit hash chain',
         operationId: 'verifyAudit',
@@ -69,7 +70,7 @@ export async function auditRoutes(app: FastifyInstance, { storage, access }: Rou
   app.get<{ Querystring: { orgId?: string } }>(
     '/usage',
     {
-      config: { operation: 'storage.usage' },
+      config: { operation: 'storage.usage', audit: 'usage_read' },
       schema: {
         summary: 'Stored objects and bytes, with the estimated monthly cost',
         operationId: 'getUsage',
@@ -81,6 +82,7 @@ export async function auditRoutes(app: FastifyInstance, { storage, access }: Rou
     async (request) => {
       const identity = await access.identity(request)
       const orgId = validateSegment('orgId', request.query.orgId ?? identity.org)
+      access.note(request, { key: `${orgId}/` })
       await access.require(request, 'usage', { orgId })
       return storage.ledger.usage(orgId)
     },

@@ -1,6 +1,9 @@
 // /trash: list soft-deleted files, restore one, or hard-delete it now.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { RouteDeps } from './deps.js'
+import type { ObjectRow } from '../ledger/types.js'
+import type { Action } from '../policy.js'
+import { TrashNotFoundError } from '../errors.js'
 import { validateSegment } from '../keys.js'
 import { filterAllowed, pageQuery, type PageQuery } from './paging.js'
 import { errorResponses, fileRecordSchema, pageSchema, purgeSchema, trashRecordSchema } from '../schemas.js'
@@ -12,6 +15,22 @@ const trashParams = {
 } as const
 
 export async function trashRoutes(app: FastifyInstance, { storage, access }: RouteDeps): Promise<void> {
+  /**
+   * The caller's own trash entry, checked for `action`. Another org's id answers exactly as an
+   * unknown one (same 404, same message) and leaves nothing of that org in the caller's audit
+   * event: ids are not secrets, and which ones exist elsewhere (or what they were called) is none
+   * of the caller's business.
+   */
+  async function ownEntry(request: FastifyRequest<{ Params: { trashId: string } }>, action: Action): Promise<ObjectRow> {
+    const identity = await access.identity(request)
+    const row = await storage.ledger.getTrash(request.params.trashId)
+    if (!row || row.orgId !== identity.org) throw new TrashNotFoundError(request.params.trashId)
+    access.note(request, { key: row.key })
+    const entry = await storage.trashEntry(row.trashId!)
+    await access.require(request, action, { orgId: entry.orgId, system: entry.system, key: entry.key })
+    return entry
+  }
+
   app.get<{ Querystring: PageQuery & { orgId?: string } }>(
     '/trash',
     {
@@ -47,9 +66,7 @@ export async function trashRoutes(app: FastifyInstance, { storage, access }: Rou
       },
     },
     async (request) => {
-      access.note(request, { key: (await storage.ledger.getTrash(request.params.trashId))?.key ?? null })
-      const row = await storage.trashEntry(request.params.trashId)
-      await access.require(request, 'delete', { orgId: row.orgId, system: row.system, key: row.key })
+      const row = await ownEntry(request, 'delete')
       const record = await storage.restore(row.trashId!)
       access.note(request, { key: record.key, bytes: record.size, sha256: record.sha256 })
       return record
@@ -69,9 +86,7 @@ export async function trashRoutes(app: FastifyInstance, { storage, access }: Rou
       },
     },
     async (request) => {
-      access.note(request, { key: (await storage.ledger.getTrash(request.params.trashId))?.key ?? null })
-      const row = await storage.trashEntry(request.params.trashId)
-      await access.require(request, 'purge', { orgId: row.orgId, system: row.system, key: row.key })
+      const row = await ownEntry(request, 'purge')
       await storage.purge(row.trashId!)
       access.note(request, { key: row.key, bytes: row.size, sha256: row.sha256 })
       return { trashId: row.trashId, key: row.key, purgedAt: new Date().toISOString() }
