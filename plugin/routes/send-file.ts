@@ -7,8 +7,9 @@ import type { ByteRange } from '../drivers/types.js'
 import type { FileRecord } from '../ledger/types.js'
 import type { Storage } from '../storage.js'
 import { BadRequestError, RangeNotSatisfiableError } from '../errors.js'
+import { servedAs, type Disposition } from '../inline-policy.js'
 
-export type Disposition = 'attachment' | 'inline'
+export type { Disposition }
 
 export function dispositionHeader(filename: string, type: Disposition): string {
   return contentDisposition(filename, { type })
@@ -28,7 +29,8 @@ export async function directDownloadUrl(
   return storage.store.presignGet({
     key: record.key,
     expiresIn: options.expiresIn,
-    contentDisposition: dispositionHeader(filename, options.disposition),
+    // The store's origin gets the same rule: active content is a download, never a page.
+    contentDisposition: dispositionHeader(filename, servedAs(record.contentType, options.disposition).disposition),
     contentType: record.contentType,
   })
 }
@@ -97,7 +99,9 @@ export async function sendFile(
     return 0
   }
   reply.header('content-type', record.contentType)
-  reply.header('content-disposition', dispositionHeader(filename, options.disposition))
+  const served = servedAs(record.contentType, options.disposition)
+  reply.header('content-disposition', dispositionHeader(filename, served.disposition))
+  if (served.contentSecurityPolicy) reply.header('content-security-policy', served.contentSecurityPolicy)
   reply.header('x-content-type-options', 'nosniff')
   const length = range ? range.end - range.start + 1 : record.size
   reply.header('content-length', length)
