@@ -152,7 +152,7 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
   registerOpsRoutes(app, { store, ledger })
 
   await app.register(async (v1) => {
-    v1.addHook('onRequest', requireBearer)
+    v1.addHook('onRequest', requireBearer(config.jwt))
     await v1.register(spaces, pluginOptions(config, store, ledger))
     // The CLI, tests and embedding code reach the same storage service from the root instance.
     app.decorate('storage', v1.storage)

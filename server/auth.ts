@@ -24,15 +24,35 @@ export async function registerJwt(app: FastifyInstance, config: JwtConfig): Prom
   }
 }
 
-/** onRequest hook for the API: every route but the public ones needs a valid bearer token. */
-export async function requireBearer(request: FastifyRequest): Promise<void> {
-  if (request.routeOptions.config.public) return
-  if (!request.headers.authorization) throw new UnauthorizedError('send Authorization: Bearer <token>')
-  try {
-    await request.jwtVerify()
-  } catch (err) {
-    const code = (err as { code?: string }).code
-    const why = code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED' ? 'the token has expired' : 'the token is invalid'
-    throw new UnauthorizedError(why, { cause: err })
+/** Clocks of the issuer and of this server may differ this much. */
+const CLOCK_SKEW_SECONDS = 60
+
+/**
+ * A verified token must also say when it expires, and not claim to live longer than allowed: a
+ * token without `exp` would work forever, and a leaked long-lived one for as long as it says.
+ */
+export function checkLifetime(claims: unknown, maxTtlSeconds: number, nowSeconds = Date.now() / 1000): void {
+  const { exp, iat } = (claims ?? {}) as { exp?: unknown; iat?: unknown }
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new UnauthorizedError('the token has no expiry (exp)')
+  // From when it was issued, or from now if it claims to be issued later (or does not say).
+  const from = typeof iat === 'number' && Number.isFinite(iat) ? Math.min(iat, nowSeconds) : nowSeconds
+  if (exp - from > maxTtlSeconds + CLOCK_SKEW_SECONDS) {
+    throw new UnauthorizedError(`the token lives longer than the ${maxTtlSeconds} seconds allowed (JWT_TTL_MAX)`)
+  }
+}
+
+/** onRequest hook for the API: every route but the public ones needs a valid, short-lived bearer token. */
+export function requireBearer(config: Pick<JwtConfig, 'maxTtlSeconds'>) {
+  return async function bearer(request: FastifyRequest): Promise<void> {
+    if (request.routeOptions.config.public) return
+    if (!request.headers.authorization) throw new UnauthorizedError('send Authorization: Bearer <token>')
+    try {
+      await request.jwtVerify()
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      const why = code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED' ? 'the token has expired' : 'the token is invalid'
+      throw new UnauthorizedError(why, { cause: err })
+    }
+    checkLifetime(request.user, config.maxTtlSeconds)
   }
 }

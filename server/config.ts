@@ -29,6 +29,7 @@ export const envJsonSchema = {
     JWT_PUBLIC_KEY: { type: 'string', default: '' },
     JWT_ISSUER: { type: 'string', default: '' },
     JWT_AUDIENCE: { type: 'string', default: '' },
+    JWT_TTL_MAX: { type: 'integer', minimum: 60, default: 43_200 },
     SIGNING_SECRET: { type: 'string', default: '' },
 
     CORS_ORIGINS: { type: 'string', default: '' },
@@ -77,6 +78,7 @@ interface RawEnv {
   JWT_PUBLIC_KEY: string
   JWT_ISSUER: string
   JWT_AUDIENCE: string
+  JWT_TTL_MAX: number
   SIGNING_SECRET: string
   CORS_ORIGINS: string
   LEDGER_PATH: string
@@ -107,6 +109,8 @@ export interface JwtConfig {
   publicKey?: string
   issuer?: string
   audience?: string
+  /** Longest lifetime (exp minus iat, or minus now) a token may claim, in seconds. */
+  maxTtlSeconds: number
   /** True when the secret was made up at boot (development only): tokens die with the process. */
   ephemeral: boolean
 }
@@ -142,6 +146,14 @@ export interface ServerConfig {
   timeouts: { connection: number; request: number; keepAlive: number; shutdown: number }
   /** Serve the compliance console at /console. */
   console: boolean
+}
+
+/**
+ * Seconds after which an upload no request can still be streaming is abandoned: the longest
+ * request plus a minute for clocks and stragglers (a day when requests have no time limit).
+ */
+export function abandonedAfterSeconds(config: Pick<ServerConfig, 'timeouts'>): number {
+  return config.timeouts.request > 0 ? Math.ceil(config.timeouts.request / 1000) + 60 : 86_400
 }
 
 const SPACES_KEYS = ['SPACES_ENDPOINT', 'SPACES_REGION', 'SPACES_BUCKET', 'SPACES_ACCESS_KEY', 'SPACES_SECRET_KEY'] as const
@@ -209,6 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     publicKey: raw.JWT_PUBLIC_KEY ? pem(raw.JWT_PUBLIC_KEY) : undefined,
     issuer: raw.JWT_ISSUER || undefined,
     audience: raw.JWT_AUDIENCE || undefined,
+    maxTtlSeconds: raw.JWT_TTL_MAX,
     ephemeral: !hasJwt,
   }
   if (raw.SIGNING_SECRET && raw.SIGNING_SECRET.length < 32) {

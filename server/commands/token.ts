@@ -16,7 +16,7 @@ const usage = [
   '  --org    the organization id (claim org), required',
   '  --roles  comma-separated roles: admin, auditor',
   '  --scope  space-separated grants system:action, action one of read, write, delete, *',
-  '  --ttl    lifetime in seconds (default 3600)',
+  '  --ttl    lifetime in seconds (default 3600, at most JWT_TTL_MAX)',
   '',
   'JWT_ISSUER and JWT_AUDIENCE, when set, go into iss and aud. With JWT_PUBLIC_KEY your identity',
   'provider signs tokens; this command cannot.',
@@ -54,6 +54,9 @@ export const tokenCommand: Command = {
     }
 
     const config = cliConfig()
+    if (seconds > config.jwt.maxTtlSeconds) {
+      return usageError(`--ttl ${seconds} is over JWT_TTL_MAX (${config.jwt.maxTtlSeconds} seconds): the sidecar would refuse the token`, usage)
+    }
     if (config.jwt.publicKey) {
       process.stderr.write(
         'JWT_PUBLIC_KEY is set: the sidecar accepts RS256/ES256 tokens from your identity provider, and only it holds the private key. Mint tokens there.\n',
