@@ -267,6 +267,11 @@ export function resolveOptions(options: FastifySpacesOptions, randomSecret: () =
         : {
             intervalSeconds: nonNegativeInteger('sweep.intervalSeconds', options.sweep?.intervalSeconds, DEFAULT_SWEEP.intervalSeconds),
             leaseSeconds: positiveNumber('sweep.leaseSeconds', options.sweep?.leaseSeconds, DEFAULT_SWEEP.leaseSeconds),
+            orphanedUploadSeconds: nonNegativeInteger(
+              'sweep.orphanedUploadSeconds',
+              options.sweep?.orphanedUploadSeconds,
+              DEFAULT_SWEEP.orphanedUploadSeconds,
+            ),
           },
     redirectDownloads,
     partSize,

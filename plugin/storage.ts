@@ -86,10 +86,12 @@ export class Storage {
   /** Resumable uploads (tus), on S3 multipart, resumable on any instance. */
   readonly resumable: ResumableUploads
   /**
-   * Keys whose upload failed in this process while the store may have kept its multipart upload
-   * (the store was unreachable to abort it): the next sweep aborts what no pending row owns.
+   * What a failed upload could not undo because the store was unreachable; the next sweep
+   * finishes the job. Keys whose multipart upload may be left open (aborted if no pending row
+   * owns it), keys whose staged object could not be deleted, and trash entries an overwrite
+   * displaced that could not be put back.
    */
-  private readonly suspectUploads = new Set<string>()
+  private readonly leftovers = { uploads: new Set<string>(), objects: new Set<string>(), restores: new Set<string>() }
 
   constructor(deps: {
     store: ObjectStore
@@ -193,7 +195,7 @@ export class Storage {
     } catch (err) {
       // And the other way round: a failed store releases the caller's stream instead of leaving it paused.
       meter.destroy()
-      if (!stored) this.suspectUploads.add(parts.key)
+      if (!stored) this.leftovers.uploads.add(parts.key)
       await this.discardStaged({ key: parts.key, reservationId: reservation.id, stored, replaced }, err)
       throw err
     }
@@ -256,11 +258,18 @@ export class Storage {
         // stay, and the sweep settles the row from what the store holds.
         const row = await this.ledger.getById(staged.reservationId).catch(() => undefined)
         if (row !== undefined && row.state !== 'live') {
-          await this.store.delete(staged.key).catch((err) => this.warn(err, 'cleanup delete failed'))
+          await this.store.delete(staged.key).catch((err) => {
+            this.leftovers.objects.add(staged.key)
+            this.warn(err, 'cleanup delete failed; the sweep will retry it')
+          })
         }
       }
       if (staged.replaced) {
-        await this.restore(staged.replaced.trashId).catch((err) => this.warn(err, 'restoring the replaced file failed'))
+        const { trashId } = staged.replaced
+        await this.restore(trashId).catch((err) => {
+          this.leftovers.restores.add(trashId)
+          this.warn(err, 'restoring the replaced file failed; the sweep will retry it')
+        })
       }
     } finally {
       this.inflight.delete(staged.reservationId)
@@ -527,26 +536,56 @@ export class Storage {
     }
   }
 
+  /** Whether a failed upload of this process left something for the sweep to finish. */
+  hasLeftovers(): boolean {
+    return this.leftovers.uploads.size + this.leftovers.objects.size + this.leftovers.restores.size > 0
+  }
+
   /**
-   * Aborts incomplete multipart uploads that no pending upload owns: those older than
-   * `olderThanSeconds` (left by a crash or another process), and at once those an upload of this
-   * process left behind when the store went away before it could abort them.
+   * Cleans up after uploads the store was unreachable to undo, and after crashes: aborts
+   * incomplete multipart uploads no pending upload owns (those this process left at once, others
+   * once older than `olderThanSeconds`), deletes staged objects a failed upload left at keys no
+   * live or pending row holds, and puts back files a failed overwrite had moved to trash.
    */
-  async abortOrphanedUploads(options: { olderThanSeconds: number; now?: Date }): Promise<IncompleteUpload[]> {
-    const suspects = new Set(this.suspectUploads)
-    const orphans = await findOrphanedUploads(this.store, this.ledger, { ...options, suspects })
-    const aborted: IncompleteUpload[] = []
-    for (const upload of orphans) {
+  async removeLeftovers(options: { olderThanSeconds: number; now?: Date }): Promise<Leftovers> {
+    const removed: Leftovers = { aborted: [], deleted: [], restored: [] }
+    const suspects = new Set(this.leftovers.uploads)
+    for (const upload of await findOrphanedUploads(this.store, this.ledger, { ...options, suspects })) {
       try {
         await this.store.abortIncompleteUpload(upload)
-        aborted.push(upload)
+        removed.aborted.push(upload)
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err
       }
     }
-    // Every suspect key was looked at; those still owned by an upload are that upload's business.
-    for (const key of suspects) this.suspectUploads.delete(key)
-    return aborted
+    // Every suspect was looked at: one still owned by an upload is that upload's business.
+    for (const key of suspects) this.leftovers.uploads.delete(key)
+    for (const key of [...this.leftovers.objects]) {
+      try {
+        // Held, so no upload can land at the key between the look and the delete.
+        await this.holdingKey(this.parseKey(key), 'system', 'delete', async (live) => {
+          if (!live) {
+            await this.store.delete(key)
+            removed.deleted.push(key)
+          }
+        })
+      } catch (err) {
+        // An upload to the key is running: its own outcome decides what the key holds; look again next time.
+        if (err instanceof UploadInProgressError) continue
+        throw err
+      }
+      this.leftovers.objects.delete(key)
+    }
+    for (const trashId of [...this.leftovers.restores]) {
+      try {
+        removed.restored.push((await this.restore(trashId)).key)
+      } catch (err) {
+        // A new file took the key meanwhile, or the entry is gone: it stays in trash, recoverable.
+        if (!(err instanceof RestoreConflictError || err instanceof TrashNotFoundError)) throw err
+      }
+      this.leftovers.restores.delete(trashId)
+    }
+    return removed
   }
 
   /** Audit events for work no request asked for (sweeps, recovery, CLI). */
@@ -588,6 +627,14 @@ export class Storage {
   private warn(cause: unknown, msg: string): void {
     this.log.warn({ err: cause }, msg)
   }
+}
+
+/** What `removeLeftovers` cleaned up. */
+export interface Leftovers {
+  aborted: IncompleteUpload[]
+  deleted: string[]
+  /** Keys whose displaced file came back from trash. */
+  restored: string[]
 }
 
 /** When a pending upload no request of this process is running counts as abandoned. */

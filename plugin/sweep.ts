@@ -1,8 +1,10 @@
 // Background upkeep, for every instance that shares a ledger: renew this instance's lease, settle
-// uploads whose instance died (crash recovery), and purge trash past its retention. Recovery and
-// purge each run on one instance at a time (a job lease), and leave alone every upload whose
-// owner's lease still lives.
+// uploads whose instance died (crash recovery), purge trash past its retention, and remove what
+// failed uploads left in the bucket (multipart uploads nobody owns; what an outage kept this
+// instance from undoing). Recovery and purge each run on one instance at a time (a job lease),
+// and leave alone every upload whose owner's lease still lives.
 import type { FastifyInstance } from 'fastify'
+import { isRetryable } from './errors.js'
 import type { Storage } from './storage.js'
 
 export interface SweepOptions {
@@ -13,9 +15,15 @@ export interface SweepOptions {
    * uploads of an instance whose lease lapsed are settled by the others. Default 30.
    */
   leaseSeconds?: number
+  /**
+   * Seconds after which an incomplete multipart upload that no pending upload owns is aborted:
+   * longer than any request may stream (the sidecar uses REQUEST_TIMEOUT_MS + 60 s). Default
+   * 86400. Those this instance's own failed uploads left behind go at the next pass.
+   */
+  orphanedUploadSeconds?: number
 }
 
-export const DEFAULT_SWEEP = { intervalSeconds: 3600, leaseSeconds: 30 } as const
+export const DEFAULT_SWEEP = { intervalSeconds: 3600, leaseSeconds: 30, orphanedUploadSeconds: 86_400 } as const
 
 const RECOVER_JOB = 'job:recover'
 export const PURGE_JOB = 'job:purge'
@@ -39,6 +47,7 @@ export async function withJobLease(storage: Storage, name: string, ttlMs: number
 
 interface Logger {
   info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
   error(obj: object, msg: string): void
 }
 
@@ -70,11 +79,19 @@ export function startSweep(app: FastifyInstance, storage: Storage, options: Requ
       })
       let purged = 0
       if (purge) await withJobLease(storage, PURGE_JOB, leaseMs, async () => void (purged = (await storage.purgeExpired()).length))
-      if (settled.committed + settled.failed + purged > 0) {
-        log.info({ ...settled, purged }, 'sweep settled pending uploads and purged expired trash')
+      // This instance's own leftovers at every pass; unowned old multipart uploads with the purge.
+      let left = { aborted: 0, deleted: 0, restored: 0 }
+      if (purge || storage.hasLeftovers()) {
+        const removed = await storage.removeLeftovers({ olderThanSeconds: options.orphanedUploadSeconds })
+        left = { aborted: removed.aborted.length, deleted: removed.deleted.length, restored: removed.restored.length }
+      }
+      if (settled.committed + settled.failed + purged + left.aborted + left.deleted + left.restored > 0) {
+        log.info({ ...settled, purged, ...left }, 'sweep settled pending uploads, purged expired trash and removed leftovers of failed uploads')
       }
     } catch (err) {
-      log.error({ err }, 'sweep failed; it will run again')
+      // The store or the ledger being away is an outage the readiness probe reports, not a bug.
+      if (isRetryable(err)) log.warn({ err }, 'sweep could not finish; it will run again')
+      else log.error({ err }, 'sweep failed; it will run again')
     }
   }
 

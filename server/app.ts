@@ -18,7 +18,7 @@ import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from '../plugin/tus/protoco
 import type { Ledger } from '../plugin/ledger/types.js'
 import type { LedgerLocation } from '../plugin/ledger/open.js'
 import { registerJwt, requireBearer } from './auth.js'
-import type { ServerConfig } from './config.js'
+import { abandonedAfterSeconds, type ServerConfig } from './config.js'
 import { registerConsole } from './console.js'
 import { loggerOptions } from './logging.js'
 import { registerMetrics } from './metrics.js'
@@ -57,7 +57,11 @@ export function pluginOptions(config: ServerConfig, store: ObjectStore, ledger: 
     datePrefix: config.datePrefix,
     allowedContentTypes: config.allowedContentTypes,
     trashRetentionDays: config.trashRetentionDays,
-    sweep: { intervalSeconds: config.sweepIntervalSeconds, leaseSeconds: config.instanceLeaseSeconds },
+    sweep: {
+      intervalSeconds: config.sweepIntervalSeconds,
+      leaseSeconds: config.instanceLeaseSeconds,
+      orphanedUploadSeconds: abandonedAfterSeconds(config),
+    },
     uploadExpirySeconds: config.uploadExpirySeconds,
     signedUrls: { ...config.signedUrls, secret: signingKey(config.signingSecret) },
   }

@@ -187,8 +187,11 @@ export class S3Store implements ObjectStore {
       // The caller gave up: whatever else failed on the way down (a part the abort cut off), that
       // is what happened to this upload.
       if (signal?.aborted) throw aborted
-      // A failure of the stream itself (client gone) carries its own error: keep it.
-      throw streamError ?? err
+      // A failure of the stream itself (client gone) carries its own error: keep it. But a stream
+      // destroyed with an ABORT_ERR was only stopped because a part failed: then the store's
+      // error is the real one (a retryable 502/503).
+      const stoppedReading = (streamError as { code?: string } | null | undefined)?.code === 'ABORT_ERR'
+      throw streamError && !stoppedReading ? streamError : err
     } finally {
       signal?.removeEventListener('abort', onAbort)
     }

@@ -8,6 +8,7 @@ import type { Storage } from '../../plugin/storage.js'
 import { ALL_PENDING, claimedStaging } from '../../plugin/uploads/staging.js'
 import type { Command } from './types.js'
 import { cliConfig, openStorage, parseCommandArgs, progress, usageError } from './context.js'
+import { abandonedAfterSeconds } from '../config.js'
 
 /** Objects `check` writes and deletes; never the ledger's business. */
 const PROBE_PREFIX = '.probe/'
@@ -236,7 +237,7 @@ export const reconcileCommand: Command = {
     const config = cliConfig()
     const given = parsed.values['stale-after']
     const staleAfterSeconds =
-      given !== undefined ? Number(given) : config.timeouts.request > 0 ? Math.ceil(config.timeouts.request / 1000) + 60 : 86_400
+      given !== undefined ? Number(given) : abandonedAfterSeconds(config)
     if (!Number.isSafeInteger(staleAfterSeconds) || staleAfterSeconds < 0) {
       return usageError('--stale-after must be a whole number of seconds, 0 or more', usage)
     }

@@ -4,10 +4,9 @@
 // TCP relay in front of it that is shut and reopened: the sidecar sees the same refused connections.
 import { test } from 'tap'
 import { execFileSync } from 'node:child_process'
-import { createServer, connect, type Server, type Socket } from 'node:net'
-import { once } from 'node:events'
 import { buildServer, spacesEnv } from '../helpers/server.js'
 import { createTestBucket } from '../helpers/s3.js'
+import { tcpRelay } from '../helpers/tcp-relay.js'
 
 const peer = (command: string) => execFileSync('scripts/s3-peer', [command], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 }).toString()
 
@@ -20,41 +19,10 @@ function localPeerRunning(): boolean {
   }
 }
 
-/** A TCP relay to `target` that can be taken down and brought back on the same port. */
-async function relay(target: URL) {
-  const sockets = new Set<Socket>()
-  let server: Server | undefined
-  let port = 0
-  const up = async () => {
-    server = createServer((client) => {
-      const upstream = connect(Number(target.port || 80), target.hostname)
-      for (const s of [client, upstream]) {
-        sockets.add(s)
-        s.on('close', () => sockets.delete(s))
-        s.on('error', () => {})
-      }
-      client.pipe(upstream).pipe(client)
-    })
-    server.listen(port, '127.0.0.1')
-    await once(server, 'listening')
-    port = (server.address() as { port: number }).port
-  }
-  await up()
-  return {
-    endpoint: () => `http://127.0.0.1:${port}`,
-    async down() {
-      for (const s of sockets) s.destroy()
-      server!.close()
-      await once(server!, 'close')
-    },
-    up,
-  }
-}
-
 test('/ready is 503 while the S3 server is down and 200 when it returns', async (t) => {
   const bucket = await createTestBucket(t, 'ready')
   const usePeer = localPeerRunning()
-  const tcp = usePeer ? undefined : await relay(new URL(bucket.connection.endpoint))
+  const tcp = usePeer ? undefined : await tcpRelay(new URL(bucket.connection.endpoint))
   if (tcp) t.teardown(() => tcp.down())
   const env = { ...spacesEnv(bucket), ...(tcp ? { SPACES_ENDPOINT: tcp.endpoint() } : {}) }
   const { app, auth } = await buildServer(t, env)
