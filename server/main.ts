@@ -1,10 +1,13 @@
 // Runs the sidecar: listen, and on SIGTERM/SIGINT stop taking requests, let uploads in flight
-// finish until the deadline, abort the rest (their multipart uploads are aborted too), close the
-// ledger, exit 0.
+// finish until the deadline, abort the rest (their multipart uploads are aborted too), wait for
+// the aborted handlers to clean up and write their audit events, close the ledger last, exit 0.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { build } from './app.js'
 import type { ServerConfig } from './config.js'
 import { devBanner } from './dev-banner.js'
+
+/** After the deadline, how long aborted handlers get to abort their uploads and write their audit. */
+export const CLEANUP_GRACE_MS = 10_000
 
 /**
  * Keeps the requests in flight, so a shutdown past its deadline can cut them off cleanly. The
@@ -46,6 +49,12 @@ export async function serve(config: ServerConfig): Promise<FastifyInstance> {
       app.log.warn({ aborted: cut }, 'shutdown deadline reached: aborting requests still in flight')
     }, config.timeouts.shutdown)
     deadline.unref()
+    // A store that does not answer the aborts must not keep the process from ever exiting.
+    const hardStop = setTimeout(() => {
+      app.log.error({ graceMs: CLEANUP_GRACE_MS }, 'shutdown: aborted requests did not finish cleaning up; exiting')
+      process.exit(1)
+    }, config.timeouts.shutdown + CLEANUP_GRACE_MS)
+    hardStop.unref()
     try {
       await app.close()
       process.exitCode = 0
@@ -54,6 +63,7 @@ export async function serve(config: ServerConfig): Promise<FastifyInstance> {
       process.exitCode = 1
     } finally {
       clearTimeout(deadline)
+      clearTimeout(hardStop)
     }
   }
   process.once('SIGTERM', () => void shutdown('SIGTERM'))
