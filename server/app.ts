@@ -90,7 +90,9 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
       const given = request.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
-    http: { highWaterMark: SOCKET_HIGH_WATER_MARK },
+    // Node answers a missing Host with a bare 400 of its own; registerProtocolErrors answers it
+    // in the API's shape instead.
+    http: { highWaterMark: SOCKET_HIGH_WATER_MARK, requireHostHeader: false },
     trustProxy: config.trustProxy,
     connectionTimeout: config.timeouts.connection,
     keepAliveTimeout: config.timeouts.keepAlive,

@@ -13,12 +13,17 @@ export interface RawResponse {
 export interface RawOptions {
   /** Give up waiting for an answer after this long (default 5 s). */
   timeoutMs?: number
-  /** Half-close our side after sending: a truncated body then ends instead of waiting. */
+  /**
+   * Half-close our side after sending (default false). Node then aborts a request still in
+   * flight, so use it only to end a body that is deliberately shorter than it claims.
+   */
   end?: boolean
+  /** The answer to a HEAD has headers only. */
+  head?: boolean
 }
 
 /** Parses one response from the start of `data`; undefined while it is incomplete. */
-export function parseResponse(data: Buffer, complete: boolean): RawResponse | undefined {
+export function parseResponse(data: Buffer, complete: boolean, headOnly = false): RawResponse | undefined {
   const headEnd = data.indexOf('\r\n\r\n')
   if (headEnd === -1) return undefined
   const head = data.subarray(0, headEnd).toString('latin1').split('\r\n')
@@ -29,9 +34,11 @@ export function parseResponse(data: Buffer, complete: boolean): RawResponse | un
     if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
   }
   let rest = data.subarray(headEnd + 4)
-  if (status === 100) return parseResponse(rest, complete)
+  if (status === 100) return parseResponse(rest, complete, headOnly)
   let body: Buffer
-  if (headers['content-length'] !== undefined) {
+  if (headOnly) {
+    body = Buffer.alloc(0)
+  } else if (headers['content-length'] !== undefined) {
     const length = Number(headers['content-length'])
     if (rest.length < length) return complete ? { status, headers, body: rest.toString('utf8'), raw: data } : undefined
     body = rest.subarray(0, length)
@@ -61,14 +68,14 @@ export function parseResponse(data: Buffer, complete: boolean): RawResponse | un
  * the server closed the connection (or went quiet for `timeoutMs`) without answering.
  */
 export function rawRequest(port: number, request: Buffer | string, options: RawOptions = {}): Promise<RawResponse | undefined> {
-  const { timeoutMs = 5000, end = true } = options
+  const { timeoutMs = 5000, end = false, head = false } = options
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1')
     const chunks: Buffer[] = []
     let settled = false
     const finish = (complete: boolean) => {
       if (settled) return
-      const parsed = parseResponse(Buffer.concat(chunks), complete)
+      const parsed = parseResponse(Buffer.concat(chunks), complete, head)
       if (!parsed && !complete) return
       settled = true
       clearTimeout(timer)
