@@ -13,6 +13,7 @@ import {
   PayloadTooLargeError,
   RestoreConflictError,
   StorageError,
+  StorageUnavailableError,
   TrashNotFoundError,
   UnsupportedTypeError,
   UploadInProgressError,
@@ -195,7 +196,8 @@ export class Storage {
     } catch (err) {
       // And the other way round: a failed store releases the caller's stream instead of leaving it paused.
       meter.destroy()
-      if (!stored) this.leftovers.uploads.add(parts.key)
+      // The store failing is what can keep it from aborting its own multipart upload.
+      if (!stored && (err instanceof StorageError || err instanceof StorageUnavailableError)) this.leftovers.uploads.add(parts.key)
       await this.discardStaged({ key: parts.key, reservationId: reservation.id, stored, replaced }, err)
       throw err
     }

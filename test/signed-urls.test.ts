@@ -54,7 +54,8 @@ test('direct URLs: bytes while valid, 403 from the store when tampered or expire
 test('proxy URLs: through the plugin, audited when used, 403 when tampered or expired', async (t) => {
   const bucket = await createTestBucket(t, 'sign')
   const app = await buildPluginApp(t, bucket, { signedUrls: { minTtl: 1, defaultTtl: 600, maxTtl: 900 } })
-  t.equal((await app.inject({ method: 'PUT', url: `/files/${encodeURI(KEY)}`, payload: BODY })).statusCode, 201)
+  // A PDF: the inline policy shows PDFs inline (an unknown type would come as an attachment).
+  t.equal((await app.inject({ method: 'PUT', url: `/files/${encodeURI(KEY)}`, payload: BODY, headers: { 'content-type': 'application/pdf' } })).statusCode, 201)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
 
