@@ -47,6 +47,7 @@ t.test('verifying 60,000 events: /health keeps answering, a second call starts f
   const started = process.hrtime.bigint()
   const second = await app.inject({ method: 'GET', url: '/v1/audit/verify', headers: auth(AUDITOR) })
   const secondMs = Number(process.hrtime.bigint() - started) / 1e6
-  t.match(second.json(), { ok: true, events: EVENTS + 10 })
+  // The first verification is itself an audited read: one event more.
+  t.match(second.json(), { ok: true, events: EVENTS + 11 })
   t.ok(secondMs < 200, `asking again walks only what is new (${secondMs.toFixed(1)} ms)`)
 })
