@@ -10,6 +10,7 @@ import { JWT_SECRET } from './helpers/server.js'
 import { seeded, testSeed, type Random } from './helpers/seed.js'
 
 const CASES = Number(process.env.FUZZ_HTTP_CASES ?? 2500)
+const TUS_CASES = Number(process.env.FUZZ_TUS_CASES ?? 600)
 const ADMIN = { sub: 'fuzzer', org: 'org-1', roles: ['admin'] }
 
 function http(head: string, headers: Array<[string, string]>, body: Buffer | string = ''): Buffer {
@@ -201,5 +202,83 @@ test(`fuzz: ${CASES} hostile requests (headers, keys, JSON, queries) over raw so
   const kinds = [fileRequest, fileRequest, fileRequest, headerRequest, headerRequest, jsonRequest, jsonRequest, miscRequest]
   const cases = Array.from({ length: CASES }, () => random.pick(kinds)(random, tokens))
   await runFuzz(t, target, cases, { seed: random.seed })
+  await assertLeftNothing(t, target)
+})
+
+const TUS_LENGTH = 16
+const tusMetadata = (fields: Record<string, string>) =>
+  Object.entries(fields).map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(',')
+
+/** tus creation with one or more of its headers mangled (or none: a real upload). */
+function tusCreation(r: Random, tokens: Record<string, string>): FuzzCase {
+  const fields: Record<string, string> = { system: 'epcr', objectType: 'video', objectId: r.pick(UPLOAD_IDS), filename: `t${r.int(0, 30)}.mp4`, contentType: 'video/mp4' }
+  if (r.chance(0.4)) fields[r.pick(Object.keys(fields))] = r.pick([...SEGMENTS, ...NAMES, ...TYPES])
+  let metadata = tusMetadata(fields)
+  if (r.chance(0.15)) metadata = r.pick(['', 'system', 'system !!!', 'a b c', 'system ZXBjcg==,system ZXBjcg==', '%zz', ','.repeat(50), 'x'.repeat(5000)])
+  const length = r.chance(0.8) ? String(TUS_LENGTH) : r.pick(['', '-1', 'abc', '1e3', '0', String(256 * 1024 + 1), '99999999999999999999'])
+  const headers: Array<[string, string]> = [['Host', 'fuzz'], ['Connection', 'close'], ...authHeader(r, tokens), ['Upload-Length', length], ['Upload-Metadata', metadata]]
+  if (r.chance(0.9)) headers.push(['Tus-Resumable', r.chance(0.9) ? '1.0.0' : r.pick(['0.2.2', '', '1.0'])])
+  if (r.chance(0.1)) headers.push(['Upload-Defer-Length', '1'])
+  // creation-with-upload, now and then
+  const body: Buffer = r.chance(0.2) ? r.bytes(r.int(0, TUS_LENGTH + 4)) : Buffer.alloc(0)
+  if (body.length > 0) headers.push(['Content-Type', r.pick(['application/offset+octet-stream', 'text/plain'])])
+  headers.push(['Content-Length', String(body.length)])
+  return { label: 'tus POST', request: http('POST /v1/uploads/tus HTTP/1.1', headers, body) }
+}
+
+/** PATCH, HEAD, DELETE and OPTIONS on real uploads (made before the run) and on made-up ids. */
+function tusStep(r: Random, tokens: Record<string, string>, ids: readonly string[]): FuzzCase {
+  const method = r.pick(['PATCH', 'PATCH', 'PATCH', 'HEAD', 'DELETE', 'OPTIONS'])
+  const id = r.chance(0.8) ? r.pick(ids) : r.pick(['00000000-0000-0000-0000-000000000000', 'x', '%zz', '..', 'a'.repeat(65), '%2F'])
+  const headers: Array<[string, string]> = [['Host', 'fuzz'], ['Connection', 'close'], ...authHeader(r, tokens)]
+  if (r.chance(0.95)) headers.push(['Tus-Resumable', '1.0.0'])
+  let body: Buffer = Buffer.alloc(0)
+  if (method === 'PATCH') {
+    body = r.bytes(r.chance(0.7) ? r.int(1, TUS_LENGTH) : r.int(0, 64))
+    headers.push(['Upload-Offset', r.pick(['0', '0', String(r.int(0, TUS_LENGTH)), '-1', 'abc', '', '99999999999999999999'])])
+    const type = r.chance(0.85) ? 'application/offset+octet-stream' : r.pick(['text/plain', 'application/json', ''])
+    if (type) headers.push(['Content-Type', type])
+    if (r.chance(0.15)) headers.push(['Upload-Checksum', r.pick(['sha1 AAAA', 'sha1 ' + 'A'.repeat(27) + '=', 'md5 x', 'crc32 y', 'sha1', ''])])
+  }
+  if (method !== 'HEAD' && method !== 'OPTIONS') headers.push(['Content-Length', String(body.length)])
+  return { label: `tus ${method}`, request: http(`${method} /v1/uploads/tus/${id} HTTP/1.1`, headers, body), head: method === 'HEAD' }
+}
+
+test(`fuzz: ${TUS_CASES} hostile tus requests over raw sockets`, async (t) => {
+  const random = seeded(testSeed())
+  t.comment(`seed ${random.seed} (replay with FUZZ_SEED=${random.seed})`)
+  const target = await fuzzTarget(t, 'tus-fuzz')
+  const tokens = { admin: target.server.token(ADMIN), reader: target.server.token({ sub: 'reader', org: 'org-1', scope: 'epcr:read' }) }
+  // Real uploads for the steps to land on.
+  const ids: string[] = []
+  for (let i = 0; i < 6; i++) {
+    const created = await target.server.app.inject({
+      method: 'POST',
+      url: '/v1/uploads/tus',
+      headers: {
+        authorization: `Bearer ${tokens.admin}`,
+        'tus-resumable': '1.0.0',
+        'upload-length': String(TUS_LENGTH),
+        'upload-metadata': tusMetadata({ system: 'epcr', objectType: 'video', objectId: `tus-${i}`, filename: 'clip.mp4', contentType: 'video/mp4' }),
+      },
+    })
+    t.equal(created.statusCode, 201, created.body)
+    const path = new URL(created.headers.location as string, 'http://x').pathname
+    target.tusUploads.add(path)
+    ids.push(path.split('/').pop()!)
+  }
+  const cases = Array.from({ length: TUS_CASES }, () => (random.chance(0.3) ? tusCreation(random, tokens) : tusStep(random, tokens, ids)))
+  await runFuzz(t, target, cases, { seed: random.seed })
+
+  // Every upload the run made either finished (a file, like any 201) or is terminated now, which
+  // must leave nothing of it behind.
+  const { ledger } = target.server.app.storage
+  for (const path of target.tusUploads) {
+    const row = await ledger.getById(path.split('/').pop()!)
+    if (row?.state === 'live') target.stored.add(row.key)
+    if (row?.state !== 'pending') continue
+    const ended = await target.server.app.inject({ method: 'DELETE', url: path, headers: { authorization: `Bearer ${tokens.admin}`, 'tus-resumable': '1.0.0' } })
+    t.equal(ended.statusCode, 204, `terminating ${row.key}`)
+  }
   await assertLeftNothing(t, target)
 })

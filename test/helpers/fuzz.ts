@@ -29,6 +29,8 @@ export interface FuzzTarget {
   /** Keys a 2xx answer said were stored, and keys a presign reserved. */
   stored: Set<string>
   reserved: Set<string>
+  /** Paths of the tus uploads a 201 created: the test settles them before the final check. */
+  tusUploads: Set<string>
 }
 
 const ERROR_KEYS = ['code', 'error', 'message', 'statusCode']
@@ -46,7 +48,7 @@ export async function fuzzTarget(t: Test, label: string, env: Record<string, str
   // info, not debug: thousands of requests would otherwise log tens of thousands of lines.
   const server = await buildServer(t, { ...spacesEnv(bucket), LOG_LEVEL: 'info', MAX_UPLOAD_BYTES: String(256 * 1024), ...env })
   await server.app.listen({ host: '127.0.0.1', port: 0 })
-  return { server, bucket, port: (server.app.server.address() as { port: number }).port, stored: new Set(), reserved: new Set() }
+  return { server, bucket, port: (server.app.server.address() as { port: number }).port, stored: new Set(), reserved: new Set(), tusUploads: new Set() }
 }
 
 /** What is wrong with an answer, or undefined when it meets the invariants. */
@@ -71,8 +73,12 @@ export function problemWith(kase: FuzzCase, answer: RawResponse | undefined, cod
 /** Remembers what a successful answer stored or reserved. */
 function noteSuccess(target: FuzzTarget, kase: FuzzCase, answer: RawResponse): void {
   if (answer.status !== 201) return
-  const body = JSON.parse(answer.body) as { key?: string; url?: string; files?: Array<{ key: string }> }
   const line = kase.request.subarray(0, kase.request.indexOf('\r\n')).toString('latin1')
+  if (line.startsWith('POST /v1/uploads/tus ')) {
+    target.tusUploads.add(new URL(answer.headers.location!, 'http://x').pathname)
+    return
+  }
+  const body = JSON.parse(answer.body) as { key?: string; url?: string; files?: Array<{ key: string }> }
   if (line.startsWith('POST /v1/uploads ')) target.reserved.add(body.key!)
   else if (line.startsWith('POST /v1/signed-urls ')) return
   else for (const key of body.files?.map((f) => f.key) ?? [body.key!]) target.stored.add(key)
