@@ -66,7 +66,9 @@ test('content types with CR/LF or other control characters are a 400 everywhere'
       payload: { system: 'epcr', objectType: 'document', objectId: 'd-1', filename: 'a.pdf', contentType, size: 3 },
     })
     t.equal(presign.statusCode, 400, `POST /v1/uploads with ${JSON.stringify(contentType)}`)
-    t.equal(presign.json().code, 'FST_SPACES_INVALID_CONTENT_TYPE')
+    // Control characters already fail the route's schema (printable ASCII only, as the OpenAPI
+    // document says); what passes it must still be a media type.
+    t.match(presign.json(), { code: /^FST_SPACES_(BAD_REQUEST|INVALID_CONTENT_TYPE)$/, message: /contentType|content type/ })
   }
   // The parser keeps only a part's type/subtype, so its parameters never reach us; the rest is checked.
   for (const contentType of ['application/pdf\u0000', 'no-slash', 'text/plain\u007f', 'text/plain x']) {
