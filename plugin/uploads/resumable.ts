@@ -166,7 +166,12 @@ export class ResumableUploads {
     if (!row || row.kind !== 'tus' || row.createdBy !== actor) throw new NotFoundError('no such upload')
     if (row.state === 'failed') throw new UploadExpiredError()
     if (row.state !== 'pending' && row.state !== 'live') throw new NotFoundError('no such upload')
-    if (row.state === 'pending' && parseProgress(row).finishing) return this.finishInterrupted(row)
+    if (row.state === 'pending' && parseProgress(row).finishing) {
+      // A request holding the upload is finishing it right now: two finishes would race on the
+      // store's completion and the ledger's commit. Retry in a moment (423) and get the file.
+      if (await this.storage.ledger.leaseHolder(`upload:${row.id}`)) throw new UploadLockedError()
+      return this.finishInterrupted(row)
+    }
     return row
   }
 
@@ -395,7 +400,14 @@ export class ResumableUploads {
     if (!info || info.size !== total) throw new BadRequestError(`the assembled upload holds ${info?.size ?? 0} of ${total} bytes`)
     const sha256 = progress.finishing!.sha256 ?? (await this.storage.hashStored(row.key))
     await store.setTags(row.key, { sha256 })
-    return ledger.commit(row.id, { size: total, sha256, etag: info.etag })
+    try {
+      return await ledger.commit(row.id, { size: total, sha256, etag: info.etag })
+    } catch (err) {
+      // Recorded meanwhile (a finish that lost its answer, or one that ran alongside): that is the file.
+      const now = await ledger.getById(row.id).catch(() => undefined)
+      if (now?.state === 'live') return now
+      throw err
+    }
   }
 
   private async finishInterrupted(row: ObjectRow): Promise<ObjectRow> {
