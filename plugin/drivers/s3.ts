@@ -184,9 +184,10 @@ export class S3Store implements ObjectStore {
       // A refusal the stream raised (the size limit, a coded 4xx) is the answer: refusing stops
       // reading the request, whose close then fires the caller's signal too.
       if (isClientError(streamError)) throw streamError
-      // The caller gave up: whatever else failed on the way down (a part the abort cut off), that
-      // is what happened to this upload.
-      if (signal?.aborted) throw aborted
+      // The caller gave up first (its abort is what the body died of): whatever else failed on
+      // the way down (a part the abort cut off), that is what happened to this upload. A signal
+      // that fired only because a failed store stopped reading the request is not that.
+      if (signal?.aborted && streamError === aborted) throw aborted
       // A failure of the stream itself (client gone) carries its own error: keep it. But a stream
       // destroyed with an ABORT_ERR was only stopped because a part failed: then the store's
       // error is the real one (a retryable 502/503).
