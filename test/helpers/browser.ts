@@ -60,8 +60,11 @@ export function watchProblems(page: Page): { problems(): Problem[]; expect(patte
   page.on('requestfailed', (request) => {
     const reason = request.failure()?.errorText ?? ''
     // A download (a signed link, or an export's blob) is handed to the download manager, and
-    // Chromium reports the navigation to it as aborted.
-    const handedOver = request.url().startsWith('blob:') || (request.resourceType() === 'document' && request.frame() === page.mainFrame())
+    // Chromium reports the navigation to it as aborted. So is the PDF viewer's own stream
+    // (chrome-extension://…/<uuid>) when the preview closes before it has read it all.
+    const url = request.url()
+    const handedOver =
+      url.startsWith('blob:') || url.startsWith('chrome-extension:') || (request.resourceType() === 'document' && request.frame() === page.mainFrame())
     if (reason === 'net::ERR_ABORTED' && handedOver) return
     add({ kind: 'requestfailed', text: `${request.method()} ${new URL(request.url()).pathname} ${reason}` })
   })
