@@ -4,25 +4,15 @@ import { test } from 'tap'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { request } from 'node:http'
 import { HeadObjectCommand } from '@aws-sdk/client-s3'
 import { SqliteLedger } from '../plugin/ledger/sqlite.js'
 import { createTestBucket } from './helpers/s3.js'
 import { spacesEnv, JWT_SECRET } from './helpers/server.js'
 import { runCli, startCliServer } from './helpers/cli.js'
-import { patternStream } from './helpers/http.js'
+import { stalledUpload } from './helpers/http.js'
 import { createSigner } from 'fast-jwt'
 
 const MIB = 1024 * 1024
-
-/** Starts an upload that sends `sendBytes` of a `totalBytes` body, then stalls. */
-function stalledUpload(port: number, key: string, token: string, totalBytes: number, sendBytes: number) {
-  const req = request({ host: '127.0.0.1', port, method: 'PUT', path: `/v1/files/${key}`, headers: { authorization: `Bearer ${token}`, 'content-length': totalBytes } })
-  req.on('error', () => {})
-  const body = patternStream(sendBytes)
-  body.pipe(req, { end: false })
-  return new Promise<void>((resolve) => body.on('end', resolve))
-}
 
 test('kill -9 mid-upload, restart, reconcile --fix: clean', async (t) => {
   const bucket = await createTestBucket(t, 'crash')

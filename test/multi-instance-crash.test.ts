@@ -1,25 +1,15 @@
 // kill -9 of one sidecar in the middle of five uploads, with two others on the same PostgreSQL
 // ledger and bucket: they leave its pending uploads alone while its lease lives, settle them once
 // it has lapsed (multipart parts aborted, rows failed and audited), and `reconcile` is clean.
-import { request } from 'node:http'
 import t from 'tap'
 import { PostgresLedger } from '../plugin/ledger/postgres.js'
 import { runCli } from './helpers/cli.js'
 import { startCluster } from './helpers/cluster.js'
-import { patternStream } from './helpers/http.js'
+import { stalledUpload } from './helpers/http.js'
 import { createTestBucket } from './helpers/s3.js'
 
 const MIB = 1024 * 1024
 const LEASE_SECONDS = 4
-
-/** Starts an upload that sends `sendBytes` of a `totalBytes` body, then stalls. */
-function stalledUpload(port: number, key: string, token: string, totalBytes: number, sendBytes: number) {
-  const req = request({ host: '127.0.0.1', port, method: 'PUT', path: `/v1/files/${key}`, headers: { authorization: `Bearer ${token}`, 'content-length': totalBytes } })
-  req.on('error', () => {})
-  const body = patternStream(sendBytes)
-  body.pipe(req, { end: false })
-  return new Promise<void>((resolve) => body.on('end', resolve))
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

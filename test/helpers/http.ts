@@ -129,3 +129,12 @@ export async function startChildServer(
     },
   }
 }
+
+/** Starts a PUT of a `totalBytes` body that sends `sendBytes` of it, then stalls: an upload cut off by a crash. */
+export function stalledUpload(port: number, key: string, token: string, totalBytes: number, sendBytes: number): Promise<void> {
+  const req = httpRequest({ host: '127.0.0.1', port, method: 'PUT', path: `/v1/files/${key}`, headers: { authorization: `Bearer ${token}`, 'content-length': totalBytes } })
+  req.on('error', () => {})
+  const body = patternStream(sendBytes)
+  body.pipe(req, { end: false })
+  return new Promise<void>((resolve) => body.on('end', resolve))
+}
