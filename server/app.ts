@@ -20,7 +20,7 @@ import type { LedgerLocation } from '../plugin/ledger/open.js'
 import { registerJwt, requireBearer } from './auth.js'
 import { abandonedAfterSeconds, type ServerConfig } from './config.js'
 import { registerConsole } from './console.js'
-import { loggerOptions } from './logging.js'
+import { frameworkRequestLogsOff, logRequests, loggerOptions } from './logging.js'
 import { registerMetrics } from './metrics.js'
 import { registerOpsRoutes } from './ops-routes.js'
 import { clientErrorHandler, frameworkErrors, registerProtocolErrors } from './protocol-errors.js'
@@ -83,6 +83,7 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
     ...(overrides.loggerInstance
       ? { loggerInstance: overrides.loggerInstance }
       : { logger: overrides.logger ?? loggerOptions(config.logLevel) }),
+    ...frameworkRequestLogsOff(),
     // An upstream X-Request-Id is kept for correlation only if it looks like one: it goes into
     // logs and the audit trail, so arbitrary client text must not.
     requestIdHeader: false,
@@ -108,6 +109,7 @@ export async function build(config: ServerConfig, overrides: BuildOverrides = {}
     frameworkErrors,
   })
   if (overrides.onRoute) app.addHook('onRoute', overrides.onRoute)
+  logRequests(app)
   app.setErrorHandler(errorHandler(config.maxUploadBytes))
   registerProtocolErrors(app)
   // The path is not echoed: it may hold a filename or a signed-URL token.
