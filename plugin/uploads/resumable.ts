@@ -40,8 +40,8 @@ const MAX_ADOPTED_PART_BYTES = 64 * MIB
 /** An append holds its upload's lease this long, renewed while it streams. */
 const LEASE_MS = 10_000
 /** Parts one append uploads at once, and the bytes they may hold in memory between them. */
-const PARTS_IN_FLIGHT = 3
-const IN_FLIGHT_BYTES = 24 * MIB
+const PARTS_IN_FLIGHT = 4
+const IN_FLIGHT_BYTES = 32 * MIB
 /** Running hashes kept for uploads in progress here; the oldest are dropped past this (they read back). */
 const MAX_RUNNING_HASHES = 10_000
 
@@ -279,9 +279,11 @@ export class ResumableUploads {
           const size = progress.tail + fromBody
           if (progress.tail > 0) superseded.add(tailKeyFor(row.id, sent - progress.tail))
           const bytes = concat(...tail(), slicer.take(fromBody))
-          // One part at a time streams (the hash reaches the part's end as it uploads); with several in
-          // flight, each is read whole first.
-          const streamed = window === 1
+          // A part streams when nothing is read after it in this request: one part at a time, or the
+          // request's last part (a client's 8 MiB PATCH is one part: it goes on to the store as it
+          // arrives). The hash reaches the part's end as it uploads. Any other part is read whole
+          // first, so the parts after it can be read while it uploads.
+          const streamed = window === 1 || fromBody === remaining
           const done = operations.uploadPart({
             key: row.key,
             uploadId: row.uploadId!,
