@@ -1,6 +1,7 @@
 // Resumable uploads, side by side in one run against the S3 peer (or any TEST_S3_* endpoint):
-//   eval "$(scripts/s3-peer env)"; npx tsx scripts/bench-tus.ts [--mib 256] [--runs 3] [--chunk-mib 8]
-//   (--chunk-mib 0: one PATCH for the whole file, tus-js-client's and Uppy's default)
+//   eval "$(scripts/s3-peer env)"; npx tsx scripts/bench-tus.ts [--mib 256] [--runs 3] [--chunk-mib 0,8]
+//   (each chunk size in turn; 0: one PATCH for the whole file, tus-js-client's and Uppy's default)
+//   [--profile DIR] (the sidecar writes a CPU profile there)
 // - the sidecar's tus endpoint (`spaces-proxy serve` in a child process), tus-js-client as client;
 // - baseline: a direct lib-storage Upload from this process (8 MiB parts, 4 in flight);
 // - baseline: @tus/server with @tus/s3-store (test/fixtures/tus-baseline-server.ts), the usual
@@ -23,13 +24,18 @@ import { createTestBucket } from '../test/helpers/s3.js'
 import { spacesEnv, JWT_SECRET } from '../test/helpers/server.js'
 import { cliArgs } from '../test/helpers/cli.js'
 import { procMemoryKb } from '../test/helpers/http.js'
+import { profileArgs } from './lib/bench.js'
 
 const MIB = 1024 * 1024
-const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' }, 'chunk-mib': { type: 'string', default: '8' } } })
+const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' }, 'chunk-mib': { type: 'string', default: '0,8' }, profile: { type: 'string' } } })
 const mib = Number(values.mib)
 const runs = Number(values.runs)
 // 0: tus-js-client's default, the whole file in one PATCH.
-const chunk = Number(values['chunk-mib']) * MIB || Infinity
+const chunks = values['chunk-mib'].split(',').map((text) => {
+  const value = Number(text)
+  if (!Number.isSafeInteger(value) || value < 0 || value > 1024) throw new Error('--chunk-mib takes integers from 0 to 1024, comma-separated')
+  return value * MIB || Infinity
+})
 if (!Number.isSafeInteger(mib) || mib < 16 || mib > 2048) throw new Error('--mib must be an integer from 16 to 2048')
 if (!Number.isSafeInteger(runs) || runs < 1 || runs > 10) throw new Error('--runs must be an integer from 1 to 10')
 const SIZE = mib * MIB
@@ -56,7 +62,15 @@ interface Child {
 async function start(args: string[], env: NodeJS.ProcessEnv, listening: RegExp): Promise<Child> {
   const tmp = mkdtempSync(join(tmpdir(), 'bench-tus-tmp-'))
   const child = spawn(process.execPath, args, { cwd: mkdtempSync(join(tmpdir(), 'bench-tus-cwd-')), env: { PATH: process.env.PATH, ...env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] })
-  cleanups.push(() => child.kill('SIGKILL'))
+  // SIGTERM, so a CPU profile gets written; SIGKILL if it does not stop.
+  cleanups.push(async () => {
+    if (child.exitCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(timer)
+  })
   let output = ''
   const port = await new Promise<number>((resolve, reject) => {
     const seen = (chunk: Buffer) => {
@@ -88,7 +102,7 @@ function bytesUnder(dir: string): number {
   return total
 }
 
-function tusUpload(endpoint: string, headers: Record<string, string>, name: string, data: Buffer): Promise<void> {
+function tusUpload(endpoint: string, headers: Record<string, string>, name: string, data: Buffer, chunk: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const upload = new tus.Upload(data, {
       endpoint,
@@ -139,28 +153,31 @@ async function measure(server: Child | undefined, once: (run: number) => Promise
 
 const bucket = await createTestBucket({ teardown: (fn) => cleanups.push(fn) }, 'bench-tus')
 const token = createSigner({ key: JWT_SECRET, expiresIn: 3_600_000 })({ sub: 'bench', org: 'org-1', scope: 'epcr:*' })
-const sidecar = await start(cliArgs(['serve']), { ...spacesEnv(bucket), JWT_SECRET, HOST: '127.0.0.1', PORT: '0', LEDGER_PATH: join(mkdtempSync(join(tmpdir(), 'bench-tus-ledger-')), 'ledger.db'), SWEEP_INTERVAL_SECONDS: '0' }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
+const sidecar = await start([...profileArgs(values.profile), ...cliArgs(['serve'])], { ...spacesEnv(bucket), JWT_SECRET, HOST: '127.0.0.1', PORT: '0', LEDGER_PATH: join(mkdtempSync(join(tmpdir(), 'bench-tus-ledger-')), 'ledger.db'), SWEEP_INTERVAL_SECONDS: '0' }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
 const baseline = await start(['--import', resolve('node_modules/tsx/dist/loader.mjs'), resolve('test/fixtures/tus-baseline-server.ts'), bucket.name], { ...process.env }, /^(\d+)\n/m)
 
-const results: Array<[string, Measured]> = []
-results.push(['baseline: direct lib-storage Upload (8 MiB x 4)', await measure(undefined, (run) =>
-  new Upload({ client: bucket.client, params: { Bucket: bucket.name, Key: `direct/${run}.bin`, Body: DATA }, partSize: 8 * MIB, queueSize: 4, leavePartsOnError: false }).done().then(() => {}),
-)])
-results.push(['sidecar tus (/v1/uploads/tus)', await measure(sidecar, (run) =>
-  tusUpload(`http://127.0.0.1:${sidecar.port}/v1/uploads/tus`, { authorization: `Bearer ${token}` }, `sidecar-${run}.bin`, DATA),
-)])
-results.push(['baseline: @tus/server + @tus/s3-store', await measure(baseline, (run) =>
-  tusUpload(`http://127.0.0.1:${baseline.port}/files`, {}, `baseline-${run}.bin`, DATA),
-)])
+for (const [mode, chunk] of chunks.entries()) {
+  // Each chunk size gets its own direct baseline, measured beside it.
+  const results: Array<[string, Measured]> = []
+  results.push(['baseline: direct lib-storage Upload (8 MiB x 4)', await measure(undefined, (run) =>
+    new Upload({ client: bucket.client, params: { Bucket: bucket.name, Key: `direct/${run}.bin`, Body: DATA }, partSize: 8 * MIB, queueSize: 4, leavePartsOnError: false }).done().then(() => {}),
+  )])
+  results.push(['sidecar tus (/v1/uploads/tus)', await measure(sidecar, (run) =>
+    tusUpload(`http://127.0.0.1:${sidecar.port}/v1/uploads/tus`, { authorization: `Bearer ${token}` }, `sidecar-${mode}-${run}.bin`, DATA, chunk),
+  )])
+  results.push(['baseline: @tus/server + @tus/s3-store', await measure(baseline, (run) =>
+    tusUpload(`http://127.0.0.1:${baseline.port}/files`, {}, `baseline-${mode}-${run}.bin`, DATA, chunk),
+  )])
 
-const direct = results[0]![1].mibPerSecond
-const load = loadavg()
-console.log(`\n${mib} MiB x ${runs} runs, tus chunks of ${chunk === Infinity ? 'the whole file' : `${chunk / MIB} MiB`}; ${cpus().length} cores, load ${load.map((l) => l.toFixed(1)).join(' ')}`)
-console.log('| case | MiB/s | vs direct | server CPU s/GiB | server peak - rest | temp disk peak |')
-console.log('|---|---|---|---|---|---|')
-for (const [label, m] of results) {
-  const fmt = (v: number | undefined, unit: string, digits = 0) => (v === undefined ? '' : `${v.toFixed(digits)}${unit}`)
-  console.log(`| ${label} | ${m.mibPerSecond.toFixed(0)} | ${(m.mibPerSecond / direct).toFixed(2)}x | ${fmt(m.cpuPerGiB, '', 1)} | ${fmt(m.rssGrowthMiB, ' MiB')} | ${fmt(m.tempPeakMiB, ' MiB')} |`)
+  const direct = results[0]![1].mibPerSecond
+  const load = loadavg()
+  console.log(`\n${mib} MiB x ${runs} runs, tus chunks of ${chunk === Infinity ? 'the whole file (one PATCH)' : `${chunk / MIB} MiB`}; ${cpus().length} cores, load ${load.map((l) => l.toFixed(1)).join(' ')}`)
+  console.log('| case | MiB/s | vs direct | server CPU s/GiB | server peak - rest | temp disk peak |')
+  console.log('|---|---|---|---|---|---|')
+  for (const [label, m] of results) {
+    const fmt = (v: number | undefined, unit: string, digits = 0) => (v === undefined ? '' : `${v.toFixed(digits)}${unit}`)
+    console.log(`| ${label} | ${m.mibPerSecond.toFixed(0)} | ${(m.mibPerSecond / direct).toFixed(2)}x | ${fmt(m.cpuPerGiB, '', 1)} | ${fmt(m.rssGrowthMiB, ' MiB')} | ${fmt(m.tempPeakMiB, ' MiB')} |`)
+  }
 }
 
 // The hash a resumable upload could carry between instances, against node's.
