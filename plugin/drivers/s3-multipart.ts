@@ -12,6 +12,7 @@ import {
 import type { Readable } from 'node:stream'
 import type { MultipartOperations, PresignedRequest, UploadedPart, UploadPartInput } from './types.js'
 import { StorageError } from '../errors.js'
+import { unsignedPayload } from './s3-part-uploader.js'
 import type { S3Presigner } from './s3-presigner.js'
 
 /** How the store runs one S3 call: its metrics, and its failures mapped to coded errors. */
@@ -36,7 +37,11 @@ export class S3Multipart implements MultipartOperations {
 
   async uploadPart({ key, uploadId, partNumber, body, contentLength, signal }: UploadPartInput): Promise<{ etag: string }> {
     const command = new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: contentLength })
-    const out = await this.streamed('UploadPart', body, signal, () => this.client.send(command, { abortSignal: signal }))
+    // A part in memory goes out as one buffer, signed UNSIGNED-PAYLOAD (as the PUT path's parts
+    // are) so the SDK does not hash it a second time.
+    const out = Buffer.isBuffer(body)
+      ? await this.send('UploadPart', () => this.client.send(unsignedPayload(command), { abortSignal: signal }))
+      : await this.streamed('UploadPart', body, signal, () => this.client.send(command, { abortSignal: signal }))
     return { etag: out.ETag ?? '' }
   }
 

@@ -40,7 +40,7 @@ interface PayloadCommand {
 }
 
 /** Signs the command's payload as UNSIGNED-PAYLOAD: the SDK then never reads it to hash it. */
-function unsignedPayload<C extends PayloadCommand>(command: C): C {
+export function unsignedPayload<C extends PayloadCommand>(command: C): C {
   command.middlewareStack.add(
     (next: (args: { request: { headers: Record<string, string> } }) => unknown) =>
       (args: { request: { headers: Record<string, string> } }) => {

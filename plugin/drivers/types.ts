@@ -75,8 +75,11 @@ export interface UploadPartInput {
   key: string
   uploadId: string
   partNumber: number
-  /** Exactly `contentLength` bytes, streamed: the driver never buffers a part. */
-  body: Readable
+  /**
+   * Exactly `contentLength` bytes: streamed (the driver never buffers a part), or a part its
+   * caller already holds in memory, sent as one buffer.
+   */
+  body: Readable | Buffer
   contentLength: number
   signal?: AbortSignal
 }

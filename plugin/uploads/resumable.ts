@@ -2,7 +2,7 @@
 // instance can carry on where another stopped, even after a crash:
 // - the bytes go straight into an S3 multipart upload at the file's key, one part per part-size
 //   run of bytes: streamed from the request when one part is in flight, or read into memory when
-//   a long PATCH keeps several uploading (at most 24 MiB of them); never into temp files;
+//   a long PATCH keeps several uploading (at most 32 MiB of them); never into temp files;
 // - bytes past the last full part (shorter than S3's 5 MiB minimum) wait in a tail object under
 //   the staging prefix, and are streamed into the front of the next part;
 // - the ledger row holds the offset, the parts and the tail's length, and moves forward only by
@@ -27,6 +27,7 @@ import {
   UploadExpiredError,
   UploadLockedError,
 } from '../errors.js'
+import { PartBuffers } from '../drivers/part-buffers.js'
 import { ByteSlicer } from './byte-slicer.js'
 import { MAX_PARTS, MIN_PART_BYTES } from './multipart.js'
 import { stagingDirFor, tailKeyFor } from './staging.js'
@@ -104,10 +105,12 @@ export function choosePartSize(firstChunk: number, length: number): number {
 }
 
 /** A part's bytes, read whole so the next part can be read while this one uploads. */
-async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer[]> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk)
-  return chunks
+/** Copies a part's `size` bytes into `buffer` (at least that long); returns the filled view. */
+async function readInto(stream: AsyncIterable<Buffer>, buffer: Buffer, size: number): Promise<Buffer> {
+  let filled = 0
+  for await (const chunk of stream) filled += chunk.copy(buffer, filled)
+  if (filled !== size) throw new Error(`a part of ${size} bytes read ${filled}`)
+  return buffer.subarray(0, size)
 }
 
 function concat(...streams: AsyncIterable<Buffer>[]): Readable {
@@ -124,6 +127,13 @@ export class ResumableUploads {
   private readonly instance = randomUUID()
   /** The SHA-256 of each upload's bytes received here, as of its last recorded offset. */
   private readonly hashes = new Map<string, { offset: number; hash: Hash }>()
+  /**
+   * Buffers for parts read whole, reused from one part to the next: the socket's 64 KiB chunks
+   * are copied in and dropped at once, and each part goes to the store as one buffer. Holding
+   * the chunks themselves until their part was sent kept V8's collector busy (2 s of CPU per GiB
+   * on its threads) and sent each part as 128 small writes.
+   */
+  private readonly partBuffers = new PartBuffers(DEFAULT_PART_BYTES, PARTS_IN_FLIGHT)
 
   constructor(private readonly storage: Storage) {}
 
@@ -253,7 +263,14 @@ export class ResumableUploads {
     const stop = new AbortController()
     const signal = input.signal ? AbortSignal.any([input.signal, stop.signal]) : stop.signal
     // Each part in flight carries the hash as of its end: by the time it is done, later bytes were read.
-    const uploading: Array<{ partNumber: number; end: number; done: Promise<{ etag: string }>; hashAtEnd: Hash | undefined }> = []
+    const uploading: Array<{
+      partNumber: number
+      end: number
+      done: Promise<{ etag: string }>
+      hashAtEnd: Hash | undefined
+      settled: boolean
+      failed: boolean
+    }> = []
     let nextPart = progress.parts.length + 1
     const settleOldest = async () => {
       const part = uploading.shift()!
@@ -268,12 +285,26 @@ export class ResumableUploads {
       }
     }
 
+    // The window counts parts still uploading: one slow part must not hold back the next while
+    // the parts after it are done (the offset still moves only over parts done in order).
+    const roomForAPart = async () => {
+      for (;;) {
+        while (uploading[0]?.settled) await settleOldest()
+        const running = uploading.filter((part) => !part.settled)
+        // A later part that failed fails the request now; settleOldest records the parts before it.
+        const failed = uploading.find((part) => part.failed)
+        if (failed) await failed.done
+        if (running.length < window) return
+        await Promise.race(running.map((part) => part.done.then(() => {}, () => {})))
+      }
+    }
+
     try {
       let remaining = input.length
       while (remaining > 0) {
         const last = sent + remaining === total
         if (progress.tail + remaining >= progress.partSize || last) {
-          while (uploading.length >= window) await settleOldest()
+          await roomForAPart()
           // One part: the waiting tail, then as much of the body as fills it (or all of it, at the end).
           const fromBody = Math.min(progress.partSize - progress.tail, remaining)
           const size = progress.tail + fromBody
@@ -284,16 +315,26 @@ export class ResumableUploads {
           // arrives). The hash reaches the part's end as it uploads. Any other part is read whole
           // first, so the parts after it can be read while it uploads.
           const streamed = window === 1 || fromBody === remaining
+          const pooled = !streamed && size <= this.partBuffers.partSize
+          const held = streamed ? undefined : pooled ? this.partBuffers.take() : Buffer.allocUnsafeSlow(size)
+          const release = () => pooled && this.partBuffers.give(held!)
+          let body: Readable | Buffer = bytes
+          if (held) body = await readInto(bytes, held, size).catch((err: unknown) => (release(), Promise.reject(err)))
           const done = operations.uploadPart({
             key: row.key,
             uploadId: row.uploadId!,
             partNumber: nextPart,
-            body: streamed ? bytes : Readable.from(await collect(bytes)),
+            body,
             contentLength: size,
             signal: streamed ? signal : stop.signal,
           })
-          done.catch(() => {}) // awaited in order by settleOldest; a failure must not go unhandled meanwhile
-          uploading.push({ partNumber: nextPart++, end: sent + fromBody, done, hashAtEnd: streamed ? hash : hash?.copy() })
+          const part = { partNumber: nextPart++, end: sent + fromBody, done, hashAtEnd: streamed ? hash : hash?.copy(), settled: false, failed: false }
+          // Awaited in order by settleOldest; a failure must not go unhandled meanwhile.
+          done.then(
+            () => (part.settled = true),
+            () => (part.settled = part.failed = true),
+          ).finally(release)
+          uploading.push(part)
           progress.tail = 0
           sent += fromBody
           remaining -= fromBody
