@@ -1,8 +1,9 @@
 // Resumable uploads (the engine under tus), kept entirely in the store and the ledger so any
 // instance can carry on where another stopped, even after a crash:
 // - the bytes go straight into an S3 multipart upload at the file's key, one part per part-size
-//   run of bytes: streamed from the request when one part is in flight, or read into memory when
-//   a long PATCH keeps several uploading (at most 32 MiB of them); never into temp files;
+//   run of bytes: a request's last part streams from the request to the store; a long PATCH reads
+//   the parts before it into reused part buffers, to keep several uploading (at most 32 MiB of
+//   them); never into temp files;
 // - bytes past the last full part (shorter than S3's 5 MiB minimum) wait in a tail object under
 //   the staging prefix, and are streamed into the front of the next part;
 // - the ledger row holds the offset, the parts and the tail's length, and moves forward only by
