@@ -12,9 +12,9 @@
 // use: node's crypto against hash-wasm (whose state can be saved and loaded).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Upload } from '@aws-sdk/lib-storage'
 import { createSigner } from 'fast-jwt'
@@ -61,7 +61,11 @@ interface Child {
 /** Starts a server process with its own TMPDIR; resolves once it says where it listens. */
 async function start(args: string[], env: NodeJS.ProcessEnv, listening: RegExp): Promise<Child> {
   const tmp = mkdtempSync(join(tmpdir(), 'bench-tus-tmp-'))
-  const child = spawn(process.execPath, args, { cwd: mkdtempSync(join(tmpdir(), 'bench-tus-cwd-')), env: { PATH: process.env.PATH, ...env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const cwd = mkdtempSync(join(tmpdir(), 'bench-tus-cwd-'))
+  cleanups.push(() => {
+    for (const dir of [tmp, cwd]) rmSync(dir, { recursive: true, force: true })
+  })
+  const child = spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH, ...env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] })
   // SIGTERM, so a CPU profile gets written; SIGKILL if it does not stop.
   cleanups.push(async () => {
     if (child.exitCode !== null) return
@@ -90,12 +94,13 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
+/** Bytes of the files under `dir`, leaving out tsx's cache of compiled sources (the servers run from source). */
 function bytesUnder(dir: string): number {
   let total = 0
   try {
     for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
       try {
-        if (entry.isFile()) total += statSync(join(entry.parentPath, entry.name)).size
+        if (entry.isFile() && !relative(dir, entry.parentPath).startsWith('tsx-')) total += statSync(join(entry.parentPath, entry.name)).size
       } catch {}
     }
   } catch {}
@@ -153,7 +158,9 @@ async function measure(server: Child | undefined, once: (run: number) => Promise
 
 const bucket = await createTestBucket({ teardown: (fn) => cleanups.push(fn) }, 'bench-tus')
 const token = createSigner({ key: JWT_SECRET, expiresIn: 3_600_000 })({ sub: 'bench', org: 'org-1', scope: 'epcr:*' })
-const sidecar = await start([...profileArgs(values.profile), ...cliArgs(['serve'])], { ...spacesEnv(bucket), JWT_SECRET, HOST: '127.0.0.1', PORT: '0', LEDGER_PATH: join(mkdtempSync(join(tmpdir(), 'bench-tus-ledger-')), 'ledger.db'), SWEEP_INTERVAL_SECONDS: '0' }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
+const ledgerDir = mkdtempSync(join(tmpdir(), 'bench-tus-ledger-'))
+cleanups.push(() => rmSync(ledgerDir, { recursive: true, force: true }))
+const sidecar = await start([...profileArgs(values.profile), ...cliArgs(['serve'])], { ...spacesEnv(bucket), JWT_SECRET, HOST: '127.0.0.1', PORT: '0', LEDGER_PATH: join(ledgerDir, 'ledger.db'), SWEEP_INTERVAL_SECONDS: '0' }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
 const baseline = await start(['--import', resolve('node_modules/tsx/dist/loader.mjs'), resolve('test/fixtures/tus-baseline-server.ts'), bucket.name], { ...process.env }, /^(\d+)\n/m)
 
 for (const [mode, chunk] of chunks.entries()) {

@@ -1,11 +1,10 @@
 // Builds a plain Fastify app with the plugin on a real bucket and a real SQLite ledger file.
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { spaces, type FastifySpacesPluginOptions } from '../../plugin/index.js'
 import type { Identity } from '../../plugin/policy.js'
 import type { TestBucket } from './s3.js'
+import { tempDir } from './temp.js'
 
 export const ADMIN: Identity = { sub: 'user-admin', org: 'org-1', roles: ['admin'], scopes: [] }
 
@@ -14,7 +13,7 @@ interface Teardown {
 }
 
 export function tempLedgerPath(): string {
-  return join(mkdtempSync(join(tmpdir(), 'fastify-spaces-ledger-')), 'ledger.db')
+  return join(tempDir('fastify-spaces-ledger-'), 'ledger.db')
 }
 
 /** The plugin in a bare app; every request acts as `identity` unless it sends x-test-org. */

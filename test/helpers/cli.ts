@@ -1,9 +1,8 @@
 // Runs the real `spaces-proxy` CLI (through tsx), by default in a fresh temp working directory so
 // no .env is read.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
+import { tempDir } from './temp.js'
 
 export const CLI = resolve('server/cli.ts')
 const TSX = resolve('node_modules/tsx/dist/loader.mjs')
@@ -27,7 +26,7 @@ export interface RunCliOptions {
 }
 
 export function tempCwd(): string {
-  return mkdtempSync(join(tmpdir(), 'fastify-spaces-cli-'))
+  return tempDir('fastify-spaces-cli-')
 }
 
 /** Runs a CLI command to completion with exactly `env` plus PATH (bounded by `timeoutMs`). */

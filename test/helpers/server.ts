@@ -1,7 +1,5 @@
 // The sidecar built from an environment, exactly as `spaces-proxy serve` builds it, with its
 // logs captured so tests can grep them.
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
@@ -9,6 +7,7 @@ import { build, type BuildOverrides } from '../../server/app.js'
 import { loadConfig, type ServerConfig } from '../../server/config.js'
 import { loggerOptions } from '../../server/logging.js'
 import { createTestBucket } from './s3.js'
+import { tempDir } from './temp.js'
 
 export const JWT_SECRET = 'test-secret-0123456789-0123456789-abcdef'
 
@@ -31,7 +30,7 @@ export async function buildServer(
   env: Record<string, string> = {},
   overrides: Pick<BuildOverrides, 'onRoute'> = {},
 ): Promise<TestServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'fastify-spaces-server-'))
+  const dir = tempDir('fastify-spaces-server-')
   const config = loadConfig({
     JWT_SECRET,
     LEDGER_PATH: join(dir, 'ledger.db'),
