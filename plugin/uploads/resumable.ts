@@ -105,8 +105,10 @@ export function choosePartSize(firstChunk: number, length: number): number {
   return Math.max(adopted, Math.ceil(length / MAX_PARTS))
 }
 
-/** A part's bytes, read whole so the next part can be read while this one uploads. */
-/** Copies a part's `size` bytes into `buffer` (at least that long); returns the filled view. */
+/**
+ * Reads a part whole, so the next part can be read while this one uploads: copies its `size`
+ * bytes into `buffer` (at least that long) and returns the filled view.
+ */
 async function readInto(stream: AsyncIterable<Buffer>, buffer: Buffer, size: number): Promise<Buffer> {
   let filled = 0
   for await (const chunk of stream) filled += chunk.copy(buffer, filled)
@@ -129,10 +131,9 @@ export class ResumableUploads {
   /** The SHA-256 of each upload's bytes received here, as of its last recorded offset. */
   private readonly hashes = new Map<string, { offset: number; hash: Hash }>()
   /**
-   * Buffers for parts read whole, reused from one part to the next: the socket's 64 KiB chunks
-   * are copied in and dropped at once, and each part goes to the store as one buffer. Holding
-   * the chunks themselves until their part was sent kept V8's collector busy (2 s of CPU per GiB
-   * on its threads) and sent each part as 128 small writes.
+   * Buffers for parts read whole, reused from one part to the next (as the PUT path's are): the
+   * socket's 64 KiB chunks are copied in and dropped at once, and each part goes to the store as
+   * one buffer rather than as 128 small writes.
    */
   private readonly partBuffers = new PartBuffers(DEFAULT_PART_BYTES, PARTS_IN_FLIGHT)
 
