@@ -210,8 +210,13 @@ export function registerAuditHooks(app: FastifyInstance, ledger: Ledger, access:
     }
     return payload
   })
-  // A response that went out some other way still leaves its event (logged if it cannot).
-  app.addHook('onResponse', async (request, reply) => work.track(write(request, reply, false).catch(() => {})))
+  // A response that went out some other way still leaves its event (logged if it cannot). Nearly
+  // every response was recorded by onSend, so this hook returns at once without a promise then.
+  app.addHook('onResponse', (request, reply, done) => {
+    const action = (request.routeOptions.config as { audit?: AuditAction }).audit
+    if (!action || state.get(request)?.written) return done()
+    work.track(write(request, reply, false).catch(() => {})).then(() => done(), done)
+  })
   // The handler of an aborted request still runs (cleanup, per-file notes): its events are
   // written once it is done (by onSend, if it still answered; here otherwise).
   app.addHook('onRequestAbort', async (request) => {

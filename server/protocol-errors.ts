@@ -101,16 +101,18 @@ export function registerProtocolErrors(app: FastifyInstance): void {
   app.addHook('preClose', async () => {
     closing = true
   })
-  app.addHook('onRequest', async (request) => {
-    if (closing) throw new ShuttingDownError()
+  // Callback style: it runs on every request, and an async hook costs a promise and a tick.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (closing) return done(new ShuttingDownError())
     // RFC 9112 §3.2: a server must refuse an HTTP/1.1 request with no Host, or with two.
     if (request.raw.httpVersion === '1.1' && hostLines(request.raw.rawHeaders) !== 1) {
-      throw new BadHttpError('exactly one Host header is required')
+      return done(new BadHttpError('exactly one Host header is required'))
     }
     // Node decodes chunked framing only: a body sent gzip-coded would be stored still encoded.
     const coding = request.headers['transfer-encoding']
     if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
-      throw new BadHttpError('chunked is the only transfer coding accepted')
+      return done(new BadHttpError('chunked is the only transfer coding accepted'))
     }
+    done()
   })
 }
