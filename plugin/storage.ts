@@ -334,7 +334,10 @@ export class Storage {
     })
   }
 
-  /** Runs `work` while this process holds `key`; `live` is the live row at the time the hold began. */
+  /**
+   * Runs `work` while this process holds `key`; `live` is the live row at the time the hold began.
+   * A delete holds a key with a live file on it; a restore refuses one (the ledger's 409).
+   */
   private async holdingKey<T>(
     parts: KeyParts & { key: string },
     actor: string,
@@ -346,7 +349,7 @@ export class Storage {
       parts,
       contentType: 'application/octet-stream',
       actor,
-      overwrite: true,
+      overwrite: reason === 'delete',
       owner: this.instanceId,
       progress: holdProgress(reason),
     })
@@ -390,26 +393,12 @@ export class Storage {
   async restore(trashId: string): Promise<FileRecord> {
     const row = await this.trashEntry(trashId)
     // Hold the key while copying, so an upload cannot land between the check and the copy.
-    let hold
     try {
-      hold = await reserveAfterHolds(this.ledger, {
-        key: row.key,
-        parts: row,
-        contentType: row.contentType,
-        actor: row.createdBy,
-        overwrite: false,
-        owner: this.instanceId,
-        progress: holdProgress('restore'),
-      })
+      await this.holdingKey(row, row.createdBy, 'restore', () => this.store.copy(row.trashKey!, row.key))
     } catch (err) {
-      throw new RestoreConflictError({ cause: err })
-    }
-    this.inflight.add(hold.id)
-    try {
-      await this.store.copy(row.trashKey!, row.key)
-    } finally {
-      await this.ledger.fail(hold.id, 'restore hold released')
-      this.inflight.delete(hold.id)
+      // The key was taken (a live file, or an upload) before the copy began: the restore's own 409.
+      if (err instanceof ConflictError || err instanceof UploadInProgressError) throw new RestoreConflictError({ cause: err })
+      throw err
     }
     const record = await this.ledger.markRestored(trashId)
     await this.store.delete(row.trashKey!).catch((cause) => this.warn(cause, 'trash copy not removed'))
