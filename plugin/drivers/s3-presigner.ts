@@ -3,7 +3,7 @@
 // and costs about 1 ms of CPU per URL; the signature itself is one SHA-256 and one HMAC once the
 // day's signing key is derived, which this keeps. test/s3-presigner.test.ts checks the output
 // against @smithy/signature-v4 (the SDK's own signer) and checks the URLs against the S3 peer.
-import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto'
+import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto'
 
 const ALGORITHM = 'AWS4-HMAC-SHA256'
 /** A presigned URL carries no payload hash: the body is not known when it is signed. */
@@ -109,7 +109,11 @@ export class S3Presigner {
 
   /** The object's URL, unsigned: where a signed one points too. */
   objectUrl(key: string): string {
-    return `${this.origin}${this.pathPrefix}${encodeKey(key)}`
+    return `${this.origin}${this.objectPath(key)}`
+  }
+
+  private objectPath(key: string): string {
+    return `${this.pathPrefix}${encodeKey(key)}`
   }
 
   presign(input: PresignInput): string {
@@ -146,9 +150,9 @@ export class S3Presigner {
     let query = ''
     for (const [name, value] of params) query += `${query ? '&' : ''}${name}=${value}`
 
-    const path = `${this.pathPrefix}${encodeKey(input.key)}`
+    const path = this.objectPath(input.key)
     const canonicalRequest = `${input.method}\n${path}\n${query}\n${canonicalHeaders}\n${signedHeaders}\n${UNSIGNED_PAYLOAD}`
-    const stringToSign = `${ALGORITHM}\n${longDate}\n${signing.scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`
+    const stringToSign = `${ALGORITHM}\n${longDate}\n${signing.scope}\n${hash('sha256', canonicalRequest, 'hex')}`
     const signature = createHmac('sha256', signing.key).update(stringToSign).digest('hex')
     return `${this.origin}${path}?${query}&X-Amz-Signature=${signature}`
   }
