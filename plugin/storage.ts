@@ -196,8 +196,9 @@ export class Storage {
     } catch (err) {
       // And the other way round: a failed store releases the caller's stream instead of leaving it paused.
       meter.destroy()
-      // The store failing is what can keep it from aborting its own multipart upload.
-      if (!stored && (err instanceof StorageError || err instanceof StorageUnavailableError)) this.leftovers.uploads.add(parts.key)
+      // Whatever failed, the store's abort of its multipart upload may have failed after it: a
+      // client that gives up while the store is unreachable leaves one behind. The sweep looks.
+      if (!stored) this.leftovers.uploads.add(parts.key)
       await this.discardStaged({ key: parts.key, reservationId: reservation.id, stored, replaced }, err)
       throw err
     }

@@ -5,6 +5,7 @@
 import { test } from 'tap'
 import { assertRetryable, outageSetup as setup, uploadThroughOutage, waitUntil } from './helpers/outage.js'
 import { assertStored } from './helpers/invariants.js'
+import { patternStream, sendAndAbort } from './helpers/http.js'
 
 const MIB = 1024 * 1024
 const ADMIN = { sub: 'uploader', org: 'org-1', roles: ['admin'] }
@@ -43,6 +44,7 @@ test('S3 cut off during the second file of a form: 503, and the first file is no
     method: 'POST',
     headers: { ...server.auth(ADMIN), 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
     head,
+    tail: Buffer.from(`\r\n--${boundary}--\r\n`),
     before: 16 * MIB,
     total: 40 * MIB,
     midway: () => relay.down(),
@@ -54,5 +56,26 @@ test('S3 cut off during the second file of a form: 503, and the first file is no
     await waitUntil(async () => (await bucket.incompleteUploads()).length === 0 && (await bucket.keys()).length === 0, 20_000),
     'the sweep removes the staged first file and the second one\'s multipart upload',
   )
+  await assertStored(t, bucket, server.app.storage.ledger, { live: [], trash: [] }, 'after the outage')
+})
+
+test('a client that gives up while S3 is cut off: nothing recorded, and its multipart upload swept once S3 is back', async (t) => {
+  const { bucket, relay, port, server } = await setup(t)
+  const key = 'org-1/fax/inbound/outage-3/fax.tiff'
+  await sendAndAbort(`http://127.0.0.1:${port}/v1/files/${key}`, {
+    method: 'PUT',
+    headers: { ...server.auth(ADMIN), 'content-type': 'image/tiff', 'content-length': 40 * MIB },
+    body: patternStream(40 * MIB, 5),
+    abortAfter: 16 * MIB,
+    beforeAbort: () => relay.down(),
+  })
+  // The failure is the client's, but the abort of the multipart upload needed the store too.
+  t.ok(
+    await waitUntil(async () => (await server.app.storage.ledger.listStalePending(new Date(Date.now() + 86_400_000))).length === 0, 10_000),
+    'the upload is settled as failed',
+  )
+  t.equal(await server.app.storage.ledger.getLive(key), undefined, 'nothing recorded as stored')
+  await relay.up()
+  t.ok(await waitUntil(async () => (await bucket.incompleteUploads()).length === 0, 20_000), "the sidecar's sweep aborts the multipart upload once S3 is back")
   await assertStored(t, bucket, server.app.storage.ledger, { live: [], trash: [] }, 'after the outage')
 })

@@ -73,7 +73,14 @@ export async function sendStream(
  */
 export async function sendAndAbort(
   url: string,
-  options: { method: string; headers?: Record<string, string | number>; body: Readable; abortAfter: number },
+  options: {
+    method: string
+    headers?: Record<string, string | number>
+    body: Readable
+    abortAfter: number
+    /** Runs just before the client vanishes (an outage it vanishes in). */
+    beforeAbort?: () => Promise<void>
+  },
 ): Promise<void> {
   const req = httpRequest(url, { method: options.method, headers: options.headers })
   req.on('error', () => {})
@@ -85,6 +92,7 @@ export async function sendAndAbort(
   }
   // Give the server a moment to start its multipart upload with what it has, then vanish.
   await new Promise((resolve) => setTimeout(resolve, 300))
+  await options.beforeAbort?.()
   req.destroy()
 }
 

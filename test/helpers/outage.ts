@@ -17,7 +17,8 @@ export interface Answer {
 
 /**
  * Sends `head`, then `before` bytes of a body of `total`, then runs `midway` (the outage), then
- * keeps sending until the server answers. Resolves with the answer.
+ * keeps sending until the server answers, and ends with `tail` if it has not. Resolves with the
+ * answer.
  */
 export async function uploadThroughOutage(
   url: string,
@@ -25,6 +26,8 @@ export async function uploadThroughOutage(
     method: string
     headers: Record<string, string | number>
     head?: Buffer
+    /** Sent after the body: a form's closing boundary, so that the body is whole however fast the server reads it. */
+    tail?: Buffer
     /** The body to send; a generated one of `total` bytes without it. */
     body?: Buffer
     before: number
@@ -58,7 +61,7 @@ export async function uploadThroughOutage(
       await options.midway()
     }
   }
-  if (!done) req.end()
+  if (!done) req.end(options.tail)
   return answered
 }
 
