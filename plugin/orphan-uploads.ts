@@ -10,6 +10,11 @@ export interface OrphanRule {
   olderThanSeconds: number
   /** Keys whose upload failed here: their unowned uploads are orphans whatever their age. */
   suspects?: ReadonlySet<string>
+  /**
+   * Look only at the suspects' keys: a listing per key instead of one of the whole bucket, which
+   * holds every resumable upload in progress. Old orphans elsewhere wait for a full pass.
+   */
+  suspectsOnly?: boolean
   now?: Date
 }
 
@@ -17,7 +22,7 @@ export async function findOrphanedUploads(store: ObjectStore, ledger: Ledger, ru
   const now = rule.now ?? new Date()
   // Listed before the ledger is read: an upload starts after its pending row exists, so every
   // upload in this listing that is still running has its row in the read below.
-  const uploads = await store.listIncompleteUploads()
+  const uploads = rule.suspectsOnly ? await listAt(store, rule.suspects ?? new Set()) : await store.listIncompleteUploads()
   if (uploads.length === 0) return []
   const ownedKeys = new Set<string>()
   const ownedIds = new Set<string>()
@@ -33,4 +38,13 @@ export async function findOrphanedUploads(store: ObjectStore, ledger: Ledger, ru
       !ownedIds.has(upload.uploadId) &&
       (upload.initiated.getTime() < cutoff || rule.suspects?.has(upload.key) === true),
   )
+}
+
+/** The incomplete uploads at exactly these keys (a listing by prefix also finds longer keys). */
+async function listAt(store: ObjectStore, keys: ReadonlySet<string>): Promise<IncompleteUpload[]> {
+  const uploads: IncompleteUpload[] = []
+  for (const key of keys) {
+    for (const upload of await store.listIncompleteUploads(key)) if (upload.key === key) uploads.push(upload)
+  }
+  return uploads
 }

@@ -538,11 +538,13 @@ export class Storage {
    * incomplete multipart uploads no pending upload owns (those this process left at once, others
    * once older than `olderThanSeconds`), deletes staged objects a failed upload left at keys no
    * live or pending row holds, and puts back files a failed overwrite had moved to trash.
+   * `ownOnly` looks for multipart uploads only at the keys of this process's failed uploads.
    */
-  async removeLeftovers(options: { olderThanSeconds: number; now?: Date }): Promise<Leftovers> {
+  async removeLeftovers(options: { olderThanSeconds: number; ownOnly?: boolean; now?: Date }): Promise<Leftovers> {
     const removed: Leftovers = { aborted: [], deleted: [], restored: [] }
     const suspects = new Set(this.leftovers.uploads)
-    for (const upload of await findOrphanedUploads(this.store, this.ledger, { ...options, suspects })) {
+    const rule = { ...options, suspects, suspectsOnly: options.ownOnly }
+    for (const upload of await findOrphanedUploads(this.store, this.ledger, rule)) {
       try {
         await this.store.abortIncompleteUpload(upload)
         removed.aborted.push(upload)
