@@ -198,7 +198,7 @@ export class Storage {
       meter.destroy()
       // Whatever failed, the store's abort of its multipart upload may have failed after it: a
       // client that gives up while the store is unreachable leaves one behind. The sweep looks.
-      if (!stored) this.leftovers.uploads.add(parts.key)
+      if (!stored) remember(this.leftovers.uploads, parts.key)
       await this.discardStaged({ key: parts.key, reservationId: reservation.id, stored, replaced }, err)
       throw err
     }
@@ -262,7 +262,7 @@ export class Storage {
         const row = await this.ledger.getById(staged.reservationId).catch(() => undefined)
         if (row !== undefined && row.state !== 'live') {
           await this.store.delete(staged.key).catch((err) => {
-            this.leftovers.objects.add(staged.key)
+            remember(this.leftovers.objects, staged.key)
             this.warn(err, 'cleanup delete failed; the sweep will retry it')
           })
         }
@@ -270,7 +270,7 @@ export class Storage {
       if (staged.replaced) {
         const { trashId } = staged.replaced
         await this.restore(trashId).catch((err) => {
-          this.leftovers.restores.add(trashId)
+          remember(this.leftovers.restores, trashId)
           this.warn(err, 'restoring the replaced file failed; the sweep will retry it')
         })
       }
@@ -659,3 +659,13 @@ export function toRecord(row: FileRecord): FileRecord {
   return { key, size, sha256, etag, contentType, createdAt, createdBy }
 }
 
+/**
+ * Leftovers kept for the sweep are bounded: with the sweep turned off nothing empties them. Past
+ * the bound, a multipart upload waits for the age rule (`orphanedUploadSeconds`), `reconcile`
+ * reports a stray object, and a displaced file stays restorable in trash.
+ */
+const MAX_LEFTOVERS = 10_000
+
+function remember(set: Set<string>, value: string): void {
+  if (set.size < MAX_LEFTOVERS) set.add(value)
+}
