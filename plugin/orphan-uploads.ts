@@ -12,17 +12,23 @@ export interface OrphanRule {
   suspects?: ReadonlySet<string>
   /**
    * Look only at the suspects' keys: a listing per key instead of one of the whole bucket, which
-   * holds every resumable upload in progress. Old orphans elsewhere wait for a full pass.
+   * holds every resumable upload in progress. Old orphans elsewhere wait for a full pass. Past
+   * PER_KEY_LISTINGS suspects (an outage that failed many uploads) one listing of the bucket is
+   * fewer requests, so that is what is done.
    */
   suspectsOnly?: boolean
   now?: Date
 }
 
+const PER_KEY_LISTINGS = 100
+
 export async function findOrphanedUploads(store: ObjectStore, ledger: Ledger, rule: OrphanRule): Promise<IncompleteUpload[]> {
   const now = rule.now ?? new Date()
+  const suspects = rule.suspects ?? new Set<string>()
+  const perKey = rule.suspectsOnly === true && suspects.size <= PER_KEY_LISTINGS
   // Listed before the ledger is read: an upload starts after its pending row exists, so every
   // upload in this listing that is still running has its row in the read below.
-  const uploads = rule.suspectsOnly ? await listAt(store, rule.suspects ?? new Set()) : await store.listIncompleteUploads()
+  const uploads = perKey ? await listAt(store, suspects) : await store.listIncompleteUploads()
   if (uploads.length === 0) return []
   const ownedKeys = new Set<string>()
   const ownedIds = new Set<string>()
@@ -36,7 +42,7 @@ export async function findOrphanedUploads(store: ObjectStore, ledger: Ledger, ru
     (upload) =>
       !ownedKeys.has(upload.key) &&
       !ownedIds.has(upload.uploadId) &&
-      (upload.initiated.getTime() < cutoff || rule.suspects?.has(upload.key) === true),
+      (upload.initiated.getTime() < cutoff || suspects.has(upload.key)),
   )
 }
 

@@ -88,9 +88,9 @@ export class Storage {
   readonly resumable: ResumableUploads
   /**
    * What a failed upload could not undo because the store was unreachable; the next sweep
-   * finishes the job. Keys whose multipart upload may be left open (aborted if no pending row
-   * owns it), keys whose staged object could not be deleted, and trash entries an overwrite
-   * displaced that could not be put back.
+   * finishes the job. Keys of failed uploads, whose multipart upload may be left open (aborted if
+   * no pending row owns it), keys whose staged object could not be deleted, and trash entries an
+   * overwrite displaced that could not be put back.
    */
   private readonly leftovers = { uploads: new Set<string>(), objects: new Set<string>(), restores: new Set<string>() }
 

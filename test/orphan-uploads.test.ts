@@ -36,4 +36,9 @@ test('suspects-only finds the suspects at their exact keys; the full rule also f
     'once old, every unowned one',
   )
   t.same(keys(await findOrphanedUploads(store, ledger, { olderThanSeconds: 3600, suspects, suspectsOnly: true, now: later })), [suspect], 'suspects-only still only the suspect')
+
+  // Many suspects (an outage that failed many uploads): one listing of the bucket, by the full rule.
+  const many = new Set([suspect, ...Array.from({ length: 100 }, (_, i) => `org-1/epcr/document/gone-${i}/scan.tiff`)])
+  t.same(keys(await findOrphanedUploads(store, ledger, { olderThanSeconds: 3600, suspects: many, suspectsOnly: true })), [suspect], 'many suspects: still only the suspect while the others are young')
+  t.equal((await findOrphanedUploads(store, ledger, { olderThanSeconds: 3600, suspects: many, suspectsOnly: true, now: later })).length, 3, 'many suspects: old orphans too, from the one listing')
 })
