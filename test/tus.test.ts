@@ -178,6 +178,29 @@ test('creation-with-upload, HEAD, offsets, checksum and a zero-length file', asy
   t.equal(options.headers['tus-max-size'], String(5 * 1024 ** 3))
 })
 
+test('the same user starting an upload twice at once: one holds the key, and no store upload is left behind', async (t) => {
+  const server = await sidecar(t)
+  const { app } = server
+  const create = (i: number) =>
+    app.inject({ method: 'POST', url: '/v1/uploads/tus', headers: { ...tusHeaders(server), 'upload-length': '10', 'upload-metadata': metadata({ ...META, objectId: `twice-${i}`, filename: 'a.mp4' }) } })
+  // The second POST of a pair replaces the first; at once, it may do so before the first has
+  // started its multipart upload in the store.
+  const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+  const pairs = await Promise.all(Array.from({ length: 12 }, (_, i) => Promise.all([create(i), later(i * 2).then(() => create(i))])))
+  const answers = pairs.flat()
+  // 409: it lost the key to the newer POST; 423: it found the other one busy starting.
+  t.ok(answers.every((res) => [201, 409, 423].includes(res.statusCode)), `201, 409 or 423 only (got ${answers.map((res) => res.statusCode)})`)
+  const open: string[] = []
+  for (const res of answers.filter((res) => res.statusCode === 201)) {
+    const head = await app.inject({ method: 'HEAD', url: res.headers.location as string, headers: tusHeaders(server) })
+    if (head.statusCode === 200) open.push(res.headers.location as string)
+  }
+  t.equal(open.length, pairs.length, 'one upload per key is open')
+  t.equal((await server.bucket.incompleteUploads()).length, pairs.length, 'and one multipart upload per key in the store')
+  for (const location of open) await app.inject({ method: 'DELETE', url: location, headers: tusHeaders(server) })
+  t.same(await server.bucket.incompleteUploads(), [], 'none once they are terminated')
+})
+
 test('the rules of every upload: auth, policy, key, limit, type, version, one winner', async (t) => {
   const server = await sidecar(t, { MAX_UPLOAD_BYTES: String(20 * MIB), ALLOWED_CONTENT_TYPES: 'video/*,text/plain' })
   const { app } = server

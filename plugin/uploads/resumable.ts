@@ -483,11 +483,19 @@ export class ResumableUploads {
     })
   }
 
+  /**
+   * Aborts the store's upload and removes the staged tail, then marks the row failed. The row is
+   * read afresh, and once more after it is failed: a request still starting this upload may
+   * record its store upload in between, and after the fail no one can, so that read is final.
+   */
   private async discard(row: ObjectRow, reason: string): Promise<void> {
     this.hashes.delete(row.id)
-    await this.abortParts(row)
+    const current = (await this.storage.ledger.getById(row.id)) ?? row
+    await this.abortParts(current)
     await this.removeStaged(row.id)
     await this.storage.ledger.fail(row.id, reason)
+    const final = await this.storage.ledger.getById(row.id)
+    if (final?.uploadId && final.uploadId !== current.uploadId) await this.abortParts(final)
   }
 
   /**

@@ -3,7 +3,7 @@
 import type { MultipartOperations } from '../drivers/types.js'
 import type { ReserveInput, UploadUpdate } from '../ledger/types.js'
 import type { Storage } from '../storage.js'
-import { BadRequestError } from '../errors.js'
+import { BadRequestError, UploadInProgressError } from '../errors.js'
 
 /** The store's multipart operations, or a 400 saying what to use instead (the local-disk store has none). */
 export function multipartOf(storage: Storage, instead: string): MultipartOperations {
@@ -15,6 +15,9 @@ export function multipartOf(storage: Storage, instead: string): MultipartOperati
 /**
  * Reserves the key, then starts the store's multipart upload at it and records its id (plus
  * `more`, which may depend on the row id). A multipart upload that cannot start releases the key.
+ * The reservation can be settled while the store starts the upload: the same user starting over
+ * terminates it, and with no upload id on it yet there was nothing for them to abort. Then this
+ * request lost the key to the newer one (409), and aborts the upload it started itself.
  */
 export async function reserveWithMultipart(
   storage: Storage,
@@ -23,10 +26,17 @@ export async function reserveWithMultipart(
   more: (id: string) => UploadUpdate = () => ({}),
 ): Promise<string> {
   const { id } = await storage.ledger.reserve(input)
+  let uploadId: string | undefined
   try {
-    const uploadId = await operations.create({ key: input.key, contentType: input.contentType })
-    await storage.ledger.updateUpload(id, { uploadId, ...more(id) })
+    uploadId = await operations.create({ key: input.key, contentType: input.contentType })
+    if (!(await storage.ledger.updateUpload(id, { uploadId, ...more(id) }))) {
+      throw new UploadInProgressError()
+    }
   } catch (err) {
+    if (uploadId !== undefined) {
+      // Best effort: an upload left here is nobody's, and the sweep's orphan rule takes it later.
+      await storage.store.abortIncompleteUpload({ key: input.key, uploadId, initiated: new Date() }).catch(() => {})
+    }
     await storage.ledger.fail(id, `the store's multipart upload did not start: ${(err as Error).message}`)
     throw err
   }
