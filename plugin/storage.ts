@@ -21,7 +21,7 @@ import {
 import { TRASH_PREFIX, parseKey, type KeyParts } from './keys.js'
 import { holdProgress, isHold, reserveAfterHolds, type HoldReason } from './key-hold.js'
 import { checkMediaType, essence } from './media-type.js'
-import { findOrphanedUploads } from './orphan-uploads.js'
+import { findOrphanedUploads, type OrphanRule } from './orphan-uploads.js'
 import { UploadMeter } from './upload-meter.js'
 import type { Access } from './access.js'
 import { uploadAsCaller, type CallerUploadInput, type RequestScope } from './caller.js'
@@ -538,13 +538,12 @@ export class Storage {
    * incomplete multipart uploads no pending upload owns (those this process left at once, others
    * once older than `olderThanSeconds`), deletes staged objects a failed upload left at keys no
    * live or pending row holds, and puts back files a failed overwrite had moved to trash.
-   * `ownOnly` looks for multipart uploads only at the keys of this process's failed uploads.
+   * `suspectsOnly` looks for multipart uploads only at the keys of this process's failed uploads.
    */
-  async removeLeftovers(options: { olderThanSeconds: number; ownOnly?: boolean; now?: Date }): Promise<Leftovers> {
+  async removeLeftovers(options: Omit<OrphanRule, 'suspects'>): Promise<Leftovers> {
     const removed: Leftovers = { aborted: [], deleted: [], restored: [] }
     const suspects = new Set(this.leftovers.uploads)
-    const rule = { ...options, suspects, suspectsOnly: options.ownOnly }
-    for (const upload of await findOrphanedUploads(this.store, this.ledger, rule)) {
+    for (const upload of await findOrphanedUploads(this.store, this.ledger, { ...options, suspects })) {
       try {
         await this.store.abortIncompleteUpload(upload)
         removed.aborted.push(upload)

@@ -82,7 +82,7 @@ export function startSweep(app: FastifyInstance, storage: Storage, options: Requ
       // This instance's own leftovers at every pass; unowned old multipart uploads with the purge.
       let left = { aborted: 0, deleted: 0, restored: 0 }
       if (purge || storage.hasLeftovers()) {
-        const removed = await storage.removeLeftovers({ olderThanSeconds: options.orphanedUploadSeconds, ownOnly: !purge })
+        const removed = await storage.removeLeftovers({ olderThanSeconds: options.orphanedUploadSeconds, suspectsOnly: !purge })
         left = { aborted: removed.aborted.length, deleted: removed.deleted.length, restored: removed.restored.length }
       }
       if (settled.committed + settled.failed + purged + left.aborted + left.deleted + left.restored > 0) {

@@ -485,17 +485,16 @@ export class ResumableUploads {
 
   /**
    * Aborts the store's upload and removes the staged tail, then marks the row failed. The row is
-   * read afresh, and once more after it is failed: a request still starting this upload may
-   * record its store upload in between, and after the fail no one can, so that read is final.
+   * read once more after the fail: a request still starting this upload may have recorded its
+   * store upload since `row` was read, and after the fail no one can, so that read is final.
    */
   private async discard(row: ObjectRow, reason: string): Promise<void> {
     this.hashes.delete(row.id)
-    const current = (await this.storage.ledger.getById(row.id)) ?? row
-    await this.abortParts(current)
+    await this.abortParts(row)
     await this.removeStaged(row.id)
     await this.storage.ledger.fail(row.id, reason)
     const final = await this.storage.ledger.getById(row.id)
-    if (final?.uploadId && final.uploadId !== current.uploadId) await this.abortParts(final)
+    if (final?.uploadId && final.uploadId !== row.uploadId) await this.abortParts(final)
   }
 
   /**
