@@ -21,7 +21,7 @@ import {
 import { TRASH_PREFIX, parseKey, type KeyParts } from './keys.js'
 import { holdProgress, isHold, reserveAfterHolds, type HoldReason } from './key-hold.js'
 import { checkMediaType, essence } from './media-type.js'
-import { findOrphanedUploads, type OrphanRule } from './orphan-uploads.js'
+import { findOrphanedUploads } from './orphan-uploads.js'
 import { UploadMeter } from './upload-meter.js'
 import type { Access } from './access.js'
 import { uploadAsCaller, type CallerUploadInput, type RequestScope } from './caller.js'
@@ -540,7 +540,7 @@ export class Storage {
    * live or pending row holds, and puts back files a failed overwrite had moved to trash.
    * `suspectsOnly` looks for multipart uploads only at the keys of this process's failed uploads.
    */
-  async removeLeftovers(options: Omit<OrphanRule, 'suspects'>): Promise<Leftovers> {
+  async removeLeftovers(options: { olderThanSeconds: number; suspectsOnly?: boolean; now?: Date }): Promise<Leftovers> {
     const removed: Leftovers = { aborted: [], deleted: [], restored: [] }
     const suspects = new Set(this.leftovers.uploads)
     for (const upload of await findOrphanedUploads(this.store, this.ledger, { ...options, suspects })) {
