@@ -31,7 +31,7 @@ import type {
   PresignPutInput,
   PutInput,
 } from './types.js'
-import { StorageError } from '../errors.js'
+import { NotFoundError, StorageError } from '../errors.js'
 import { toStoreError } from './s3-errors.js'
 import { S3Multipart } from './s3-multipart.js'
 import { ObjectReader } from './s3-object-reader.js'
@@ -192,7 +192,11 @@ export class S3Store implements ObjectStore {
       // destroyed with an ABORT_ERR was only stopped because a part failed: then the store's
       // error is the real one (a retryable 502/503).
       const stoppedReading = (streamError as { code?: string } | null | undefined)?.code === 'ABORT_ERR'
-      throw streamError && !stoppedReading ? streamError : err
+      if (streamError && !stoppedReading) throw streamError
+      // NoSuchUpload on a part: the multipart upload was aborted under this one (a sweep, an
+      // operator). Nothing is missing that the client asked for: the store failed the upload.
+      if (err instanceof NotFoundError) throw new StorageError('PutObject: the multipart upload was aborted', { cause: err })
+      throw err
     } finally {
       signal?.removeEventListener('abort', onAbort)
     }
