@@ -35,7 +35,8 @@ for (let i = 0; i < lines.length; i++) {
   if (closesSubtest && failures.length > failuresBefore[depth]) continue
   const diagnostics = []
   if (lines[i + 1]?.trim() === '---') {
-    for (let j = i + 2; j < lines.length && lines[j].trim() !== '...'; j++) diagnostics.push(lines[j].trim())
+    const indent = lines[i + 1].indexOf('-')
+    for (let j = i + 2; j < lines.length && lines[j].trim() !== '...'; j++) diagnostics.push(lines[j].slice(indent))
   }
   failures.push([...names.slice(0, closesSubtest ? depth : depth + 1), notOk[2]].join(' > '))
   failures.push(...diagnostics.slice(0, 40).map((text) => `    ${text}`))
