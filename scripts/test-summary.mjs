@@ -38,9 +38,12 @@ for (let i = 0; i < lines.length; i++) {
     const indent = lines[i + 1].indexOf('-')
     for (let j = i + 2; j < lines.length && lines[j].trim() !== '...'; j++) diagnostics.push(lines[j].slice(indent))
   }
-  failures.push([...names.slice(0, closesSubtest ? depth : depth + 1), notOk[2]].join(' > '))
-  failures.push(...diagnostics.slice(0, 40).map((text) => `    ${text}`))
+  const where = [...names.slice(0, closesSubtest ? depth : depth + 1), notOk[2]].join(' > ')
+  failures.push({ where, diagnostics: diagnostics.slice(0, 40) })
 }
 
 console.log(`tests: ${passed} passed, ${failed} failed`)
-if (failures.length > 0) console.log(['', 'failed:', ...failures].join('\n'))
+if (failures.length > 0) {
+  console.log('\nfailed:')
+  for (const { where, diagnostics } of failures) console.log([where, ...diagnostics.map((text) => `    ${text}`)].join('\n'))
+}
