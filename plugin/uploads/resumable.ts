@@ -2,8 +2,8 @@
 // instance can carry on where another stopped, even after a crash:
 // - the bytes go straight into an S3 multipart upload at the file's key, one part per part-size
 //   run of bytes: a request's last part streams from the request to the store; a long PATCH reads
-//   the parts before it into reused part buffers, to keep several uploading (at most 32 MiB of
-//   them); never into temp files;
+//   the parts before it into reused part buffers, to keep several uploading (32 MiB of them,
+//   while the next one is read); never into temp files;
 // - bytes past the last full part (shorter than S3's 5 MiB minimum) wait in a tail object under
 //   the staging prefix, and are streamed into the front of the next part;
 // - the ledger row holds the offset, the parts and the tail's length, and moves forward only by
@@ -135,7 +135,7 @@ export class ResumableUploads {
    * socket's 64 KiB chunks are copied in and dropped at once, and each part goes to the store as
    * one buffer rather than as 128 small writes.
    */
-  private readonly partBuffers = new PartBuffers(DEFAULT_PART_BYTES, PARTS_IN_FLIGHT)
+  private readonly partBuffers = new PartBuffers(DEFAULT_PART_BYTES, PARTS_IN_FLIGHT + 1)
 
   constructor(private readonly storage: Storage) {}
 
@@ -306,7 +306,6 @@ export class ResumableUploads {
       while (remaining > 0) {
         const last = sent + remaining === total
         if (progress.tail + remaining >= progress.partSize || last) {
-          await roomForAPart()
           // One part: the waiting tail, then as much of the body as fills it (or all of it, at the end).
           const fromBody = Math.min(progress.partSize - progress.tail, remaining)
           const size = progress.tail + fromBody
@@ -315,13 +314,15 @@ export class ResumableUploads {
           // A part streams when nothing is read after it in this request: one part at a time, or the
           // request's last part (a client's 8 MiB PATCH is one part: it goes on to the store as it
           // arrives). The hash reaches the part's end as it uploads. Any other part is read whole
-          // first, so the parts after it can be read while it uploads.
+          // first, while `window` parts upload (as the PUT path reads one part ahead of its queue),
+          // so the client's bytes keep coming while the store takes the parts before them.
           const streamed = window === 1 || fromBody === remaining
           const pooled = !streamed && size <= this.partBuffers.partSize
           const held = streamed ? undefined : pooled ? this.partBuffers.take() : Buffer.allocUnsafeSlow(size)
           const release = () => pooled && this.partBuffers.give(held!)
           let body: Readable | Buffer = bytes
           if (held) body = await readInto(bytes, held, size).catch((err: unknown) => (release(), Promise.reject(err)))
+          await roomForAPart().catch((err: unknown) => (release(), Promise.reject(err)))
           const done = operations.uploadPart({
             key: row.key,
             uploadId: row.uploadId!,
