@@ -6,6 +6,8 @@
 // - baseline: a direct lib-storage Upload from this process (8 MiB parts, 4 in flight);
 // - baseline: @tus/server with @tus/s3-store (test/fixtures/tus-baseline-server.ts), the usual
 //   choice, same client and chunks.
+// In each round the three take turns, so a burst of other work on the machine hits them alike; a
+// case's ratio is the median of its ratios to the direct upload of the same round.
 // For each server: median MiB/s, its CPU seconds per GiB (utime + stime from /proc), its peak RSS
 // above its RSS at rest after a warm-up (VmHWM after clear_refs), and the peak bytes of temp files
 // (each server gets its own TMPDIR, sampled every 50 ms). Then the hashes a resumable upload could
@@ -122,37 +124,51 @@ function tusUpload(endpoint: string, headers: Record<string, string>, name: stri
   })
 }
 
-interface Measured {
-  mibPerSecond: number
-  cpuPerGiB?: number
-  rssGrowthMiB?: number
-  tempPeakMiB?: number
+/** One thing being measured: a client upload, against a server child or straight to the store. */
+interface Case {
+  label: string
+  server?: Child
+  once: (run: number) => Promise<void>
+  speeds: number[]
+  /** This case's speed over the direct upload's in the same round. */
+  ratios: number[]
+  cpuSeconds: number
+  restKb: number
+  tempPeak: number
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-/** Runs `once` `runs` times against a server child, measuring what it costs the server. */
-async function measure(server: Child | undefined, once: (run: number) => Promise<void>): Promise<Measured> {
-  const pid = server?.child.pid
-  await once(-1) // warm-up
-  const restKb = pid ? procMemoryKb(pid, 'VmRSS') : 0
-  if (pid) writeFileSync(`/proc/${pid}/clear_refs`, '5')
-  let tempPeak = 0
-  const sampler = server ? setInterval(() => (tempPeak = Math.max(tempPeak, bytesUnder(server.tmp))), 50) : undefined
-  const cpuBefore = pid ? cpuSeconds(pid) : 0
-  const speeds: number[] = []
-  for (let run = 0; run < runs; run++) {
-    const started = process.hrtime.bigint()
-    await once(run)
-    speeds.push(mib / (Number(process.hrtime.bigint() - started) / 1e9))
+/**
+ * Runs every case once per round, in turn, so a burst of other work on the machine hits a round's
+ * cases alike; the first case is the direct upload the others are compared with, round by round.
+ * The server's CPU counts only its own runs.
+ */
+async function measure(cases: Case[]): Promise<void> {
+  for (const c of cases) await c.once(-1) // warm-up
+  for (const c of cases) {
+    const pid = c.server?.child.pid
+    if (!pid) continue
+    c.restKb = procMemoryKb(pid, 'VmRSS')
+    writeFileSync(`/proc/${pid}/clear_refs`, '5')
   }
-  clearInterval(sampler)
-  if (!pid) return { mibPerSecond: median(speeds) }
-  return {
-    mibPerSecond: median(speeds),
-    cpuPerGiB: ((cpuSeconds(pid) - cpuBefore) / (runs * mib)) * 1024,
-    rssGrowthMiB: (procMemoryKb(pid, 'VmHWM') - restKb) / 1024,
-    tempPeakMiB: tempPeak / MIB,
+  const sampler = setInterval(() => {
+    for (const c of cases) if (c.server) c.tempPeak = Math.max(c.tempPeak, bytesUnder(c.server.tmp))
+  }, 50)
+  try {
+    for (let run = 0; run < runs; run++) {
+      for (const c of cases) {
+        const pid = c.server?.child.pid
+        const cpuBefore = pid ? cpuSeconds(pid) : 0
+        const started = process.hrtime.bigint()
+        await c.once(run)
+        c.speeds.push(mib / (Number(process.hrtime.bigint() - started) / 1e9))
+        if (pid) c.cpuSeconds += cpuSeconds(pid) - cpuBefore
+      }
+      for (const c of cases) c.ratios.push(c.speeds[run]! / cases[0]!.speeds[run]!)
+    }
+  } finally {
+    clearInterval(sampler)
   }
 }
 
@@ -165,25 +181,32 @@ const baseline = await start(['--import', resolve('node_modules/tsx/dist/loader.
 
 for (const [mode, chunk] of chunks.entries()) {
   // Each chunk size gets its own direct baseline, measured beside it.
-  const results: Array<[string, Measured]> = []
-  results.push(['baseline: direct lib-storage Upload (8 MiB x 4)', await measure(undefined, (run) =>
-    new Upload({ client: bucket.client, params: { Bucket: bucket.name, Key: `direct/${run}.bin`, Body: DATA }, partSize: 8 * MIB, queueSize: 4, leavePartsOnError: false }).done().then(() => {}),
-  )])
-  results.push(['sidecar tus (/v1/uploads/tus)', await measure(sidecar, (run) =>
-    tusUpload(`http://127.0.0.1:${sidecar.port}/v1/uploads/tus`, { authorization: `Bearer ${token}` }, `sidecar-${mode}-${run}.bin`, DATA, chunk),
-  )])
-  results.push(['baseline: @tus/server + @tus/s3-store', await measure(baseline, (run) =>
-    tusUpload(`http://127.0.0.1:${baseline.port}/files`, {}, `baseline-${mode}-${run}.bin`, DATA, chunk),
-  )])
+  const newCase = (label: string, server: Child | undefined, once: Case['once']): Case =>
+    ({ label, server, once, speeds: [], ratios: [], cpuSeconds: 0, restKb: 0, tempPeak: 0 })
+  const cases = [
+    newCase('baseline: direct lib-storage Upload (8 MiB x 4)', undefined, (run) =>
+      new Upload({ client: bucket.client, params: { Bucket: bucket.name, Key: `direct/${run}.bin`, Body: DATA }, partSize: 8 * MIB, queueSize: 4, leavePartsOnError: false }).done().then(() => {}),
+    ),
+    newCase('sidecar tus (/v1/uploads/tus)', sidecar, (run) =>
+      tusUpload(`http://127.0.0.1:${sidecar.port}/v1/uploads/tus`, { authorization: `Bearer ${token}` }, `sidecar-${mode}-${run}.bin`, DATA, chunk),
+    ),
+    newCase('baseline: @tus/server + @tus/s3-store', baseline, (run) =>
+      tusUpload(`http://127.0.0.1:${baseline.port}/files`, {}, `baseline-${mode}-${run}.bin`, DATA, chunk),
+    ),
+  ]
+  await measure(cases)
 
-  const direct = results[0]![1].mibPerSecond
   const load = loadavg()
-  console.log(`\n${mib} MiB x ${runs} runs, tus chunks of ${chunk === Infinity ? 'the whole file (one PATCH)' : `${chunk / MIB} MiB`}; ${cpus().length} cores, load ${load.map((l) => l.toFixed(1)).join(' ')}`)
-  console.log('| case | MiB/s | vs direct | server CPU s/GiB | server peak - rest | temp disk peak |')
-  console.log('|---|---|---|---|---|---|')
-  for (const [label, m] of results) {
-    const fmt = (v: number | undefined, unit: string, digits = 0) => (v === undefined ? '' : `${v.toFixed(digits)}${unit}`)
-    console.log(`| ${label} | ${m.mibPerSecond.toFixed(0)} | ${(m.mibPerSecond / direct).toFixed(2)}x | ${fmt(m.cpuPerGiB, '', 1)} | ${fmt(m.rssGrowthMiB, ' MiB')} | ${fmt(m.tempPeakMiB, ' MiB')} |`)
+  console.log(`\n${mib} MiB x ${runs} rounds (the cases take turns in each), tus chunks of ${chunk === Infinity ? 'the whole file (one PATCH)' : `${chunk / MIB} MiB`}; ${cpus().length} cores, load ${load.map((l) => l.toFixed(1)).join(' ')}`)
+  console.log('| case | MiB/s | vs direct (median) | vs direct by round | server CPU s/GiB | server peak - rest | temp disk peak |')
+  console.log('|---|---|---|---|---|---|---|')
+  for (const c of cases) {
+    const pid = c.server?.child.pid
+    const server = pid
+      ? `${((c.cpuSeconds / (runs * mib)) * 1024).toFixed(1)} | ${((procMemoryKb(pid, 'VmHWM') - c.restKb) / 1024).toFixed(0)} MiB | ${(c.tempPeak / MIB).toFixed(0)} MiB`
+      : ' | | '
+    const rounds = c.ratios.map((r) => r.toFixed(2)).join(' ')
+    console.log(`| ${c.label} | ${median(c.speeds).toFixed(0)} | ${median(c.ratios).toFixed(2)}x | ${rounds} | ${server} |`)
   }
 }
 
