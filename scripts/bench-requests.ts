@@ -5,8 +5,9 @@
 //     [--only TEXT] (routes whose label has TEXT) [--profile DIR] (the server writes a CPU profile there)
 // The sidecar runs as `spaces-proxy serve` runs it (scripts/lib/sidecar-child.ts) on a fresh bucket
 // of the S3 peer, with HS256 bearer tokens and logs at info level; every file request is audited
-// into its SQLite ledger. autocannon drives each route from this process
-// over 127.0.0.1 keep-alive connections for a fixed time. Each round runs the bare route, then every
+// into its SQLite ledger. A reference row has the S3 peer serve the small file itself, from a
+// direct signed URL: a proxied GET waits on that GET, so it can go no faster. autocannon drives
+// each route from this process over 127.0.0.1 keep-alive connections for a fixed time. Each round runs the bare route, then every
 // sidecar route, so a burst of load from other work on the machine hits both; the ratios are
 // medians of each round's route/bare ratio. Latency is each answer's time as autocannon measured
 // it; server CPU per request is the child's utime + stime over the run (/proc), which shared-CPU
@@ -54,6 +55,8 @@ interface Route {
   /** The server's peak RSS during each run, KiB. */
   peakKb: number[]
   errors: number
+  /** Served by the S3 peer, not the sidecar: the sidecar's CPU and memory say nothing of it. */
+  store?: boolean
 }
 
 async function main(): Promise<void> {
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
     await server?.stop()
     for (const fn of cleanups.reverse()) await fn()
   }
-  const routeCount = 8
+  const routeCount = 9
   const deadline = setTimeout(
     () => {
       console.error('bench-requests: deadline passed, stopping')
@@ -115,10 +118,11 @@ async function main(): Promise<void> {
       if (file.status !== 200 || (await file.text()).length !== FILE_BYTES) throw new Error(`${mode} URL answered ${file.status}`)
     }
 
-    const route = (label: string, options: autocannon.Options, status = 200): Route => ({
+    const route = (label: string, options: autocannon.Options, status = 200, store = false): Route => ({
       label,
       options,
       status,
+      store,
       rps: [],
       ratios: [],
       cpuMs: [],
@@ -144,6 +148,8 @@ async function main(): Promise<void> {
       route('POST /v1/signed-urls mode=proxy', sign('proxy'), 201),
       route(`GET /v1/signed/{token}, ${FILE_BYTES} B file`, { url: signed.proxy! }),
       route(`GET /v1/files/{key}, ${FILE_BYTES} B file`, { url: `${sidecar}/v1/files/${KEY}`, headers: { authorization } }),
+      // What the store itself serves: a small proxied GET can go no faster than the GET it makes.
+      route(`reference: the S3 peer's own GET of a direct signed URL, ${FILE_BYTES} B file`, { url: signed.direct! }, 200, true),
       route('GET /v1/files/{key}?redirect=1', { url: `${sidecar}/v1/files/${KEY}?redirect=1`, headers: { authorization } }, 302),
       route('HEAD /v1/files/{key}', {
         url: `${sidecar}/v1/files/${KEY}`,
@@ -191,10 +197,10 @@ async function main(): Promise<void> {
       r.label,
       Math.round(median(r.rps)).toLocaleString('en'),
       ratio,
-      median(r.cpuMs).toFixed(3),
+      r.store ? '' : median(r.cpuMs).toFixed(3),
       median(r.p50).toFixed(2),
       median(r.p99).toFixed(2),
-      (Math.max(...r.peakKb) / 1024).toFixed(0),
+      r.store ? '' : (Math.max(...r.peakKb) / 1024).toFixed(0),
       String(r.errors),
     ]
     console.log(
