@@ -106,14 +106,16 @@ export function choosePartSize(firstChunk: number, length: number): number {
 }
 
 /**
- * Reads a part whole, so the next part can be read while this one uploads: copies its `size`
- * bytes into `buffer` (at least that long) and returns the filled view.
+ * Reads a part whole, so the next part can be read while this one uploads: copies the waiting
+ * tail (`tailBytes` long), then `fromBody` bytes of the request, into `buffer` (at least that
+ * long) and returns the filled view.
  */
-async function readInto(stream: AsyncIterable<Buffer>, buffer: Buffer, size: number): Promise<Buffer> {
+async function readPart(buffer: Buffer, tail: AsyncIterable<Buffer>[], tailBytes: number, slicer: ByteSlicer, fromBody: number): Promise<Buffer> {
   let filled = 0
-  for await (const chunk of stream) filled += chunk.copy(buffer, filled)
-  if (filled !== size) throw new Error(`a part of ${size} bytes read ${filled}`)
-  return buffer.subarray(0, size)
+  for (const stream of tail) for await (const chunk of stream) filled += chunk.copy(buffer, filled)
+  if (filled !== tailBytes) throw new Error(`a tail of ${tailBytes} bytes read ${filled}`)
+  await slicer.copyInto(buffer, filled, fromBody)
+  return buffer.subarray(0, tailBytes + fromBody)
 }
 
 function concat(...streams: AsyncIterable<Buffer>[]): Readable {
@@ -310,7 +312,6 @@ export class ResumableUploads {
           const fromBody = Math.min(progress.partSize - progress.tail, remaining)
           const size = progress.tail + fromBody
           if (progress.tail > 0) superseded.add(tailKeyFor(row.id, sent - progress.tail))
-          const bytes = concat(...tail(), slicer.take(fromBody))
           // A part streams when nothing is read after it in this request: one part at a time, or the
           // request's last part (a client's 8 MiB PATCH is one part: it goes on to the store as it
           // arrives). The hash reaches the part's end as it uploads. Any other part is read whole
@@ -320,8 +321,9 @@ export class ResumableUploads {
           const pooled = !streamed && size <= this.partBuffers.partSize
           const held = streamed ? undefined : pooled ? this.partBuffers.take() : Buffer.allocUnsafeSlow(size)
           const release = () => pooled && this.partBuffers.give(held!)
-          let body: Readable | Buffer = bytes
-          if (held) body = await readInto(bytes, held, size).catch((err: unknown) => (release(), Promise.reject(err)))
+          const body: Readable | Buffer = held
+            ? await readPart(held, tail(), progress.tail, slicer, fromBody).catch((err: unknown) => (release(), Promise.reject(err)))
+            : concat(...tail(), slicer.take(fromBody))
           await roomForAPart().catch((err: unknown) => (release(), Promise.reject(err)))
           const done = operations.uploadPart({
             key: row.key,
