@@ -118,10 +118,16 @@ async function readPart(buffer: Buffer, tail: AsyncIterable<Buffer>[], tailBytes
   return buffer.subarray(0, tailBytes + fromBody)
 }
 
-function concat(...streams: AsyncIterable<Buffer>[]): Readable {
+/**
+ * The waiting tail (if any), then the request's bytes, as one stream. Without a tail the body's
+ * own stream goes as it is: wrapped, each chunk cost another async step (about 0.2 s per GiB).
+ */
+function afterTail(tail: AsyncIterable<Buffer>[], body: Readable): Readable {
+  if (tail.length === 0) return body
   return Readable.from(
     (async function* () {
-      for (const stream of streams) yield* stream
+      for (const stream of tail) yield* stream
+      yield* body
     })(),
     { objectMode: false },
   )
@@ -323,7 +329,7 @@ export class ResumableUploads {
           const release = () => pooled && this.partBuffers.give(held!)
           const body: Readable | Buffer = held
             ? await readPart(held, tail(), progress.tail, slicer, fromBody).catch((err: unknown) => (release(), Promise.reject(err)))
-            : concat(...tail(), slicer.take(fromBody))
+            : afterTail(tail(), slicer.take(fromBody))
           await roomForAPart().catch((err: unknown) => (release(), Promise.reject(err)))
           const done = operations.uploadPart({
             key: row.key,
@@ -351,7 +357,7 @@ export class ResumableUploads {
           if (progress.tail > 0) superseded.add(tailKeyFor(row.id, start))
           await operations.putSized({
             key: tailKeyFor(row.id, start),
-            body: concat(...tail(), slicer.take(remaining)),
+            body: afterTail(tail(), slicer.take(remaining)),
             contentLength: size,
             contentType: 'application/octet-stream',
             signal,
