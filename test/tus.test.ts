@@ -90,7 +90,8 @@ test('the whole file in one PATCH: parts upload a few at a time, a cut keeps the
   const { done } = upload(data, {
     endpoint: `${relay.url}/v1/uploads/tus`,
     headers: server.auth(USER),
-    // tus-js-client's default chunk size: one PATCH carries the whole file (8 MiB parts, 3 in flight).
+    // tus-js-client's default chunk size: one PATCH carries the whole file (8 MiB parts, 4 in flight
+    // while the next is read).
     metadata: { ...META, filename: 'long-take.mp4' },
     retryDelays: [200, 500, 1000, 1000],
     onProgress(sent) {
