@@ -327,10 +327,14 @@ export class ResumableUploads {
           const pooled = !streamed && size <= this.partBuffers.partSize
           const held = streamed ? undefined : pooled ? this.partBuffers.take() : Buffer.allocUnsafeSlow(size)
           const release = () => pooled && this.partBuffers.give(held!)
-          const body: Readable | Buffer = held
-            ? await readPart(held, tail(), progress.tail, slicer, fromBody).catch((err: unknown) => (release(), Promise.reject(err)))
-            : afterTail(tail(), slicer.take(fromBody))
-          await roomForAPart().catch((err: unknown) => (release(), Promise.reject(err)))
+          let body: Readable | Buffer
+          try {
+            body = held ? await readPart(held, tail(), progress.tail, slicer, fromBody) : afterTail(tail(), slicer.take(fromBody))
+            await roomForAPart()
+          } catch (err) {
+            release()
+            throw err
+          }
           const done = operations.uploadPart({
             key: row.key,
             uploadId: row.uploadId!,
