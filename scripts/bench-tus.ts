@@ -5,12 +5,16 @@
 // - the sidecar's tus endpoint (`spaces-proxy serve` in a child process), tus-js-client as client;
 // - baseline: a direct lib-storage Upload from this process (8 MiB parts, 4 in flight);
 // - baseline: @tus/server with @tus/s3-store (test/fixtures/tus-baseline-server.ts), the usual
-//   choice, same client and chunks.
+//   choice, same client and chunks;
+// - with chunked PATCHes, also a direct lib-storage Upload with one part in flight, parts the size
+//   of a chunk: a tus client sends a chunk and waits for its answer, so that is the most the
+//   protocol lets any server reach with such a client.
 // In each round the three take turns, so a burst of other work on the machine hits them alike; a
 // case's ratio is the median of its ratios to the direct upload of the same round.
 // For each server: median MiB/s, its CPU seconds per GiB (utime + stime from /proc), its peak RSS
 // above its RSS at rest after a warm-up (VmHWM after clear_refs), and the peak bytes of temp files
-// (each server gets its own TMPDIR, sampled every 50 ms). Then the hashes a resumable upload could
+// (each server gets its own TMPDIR, sampled every 50 ms); for every case, this process's CPU per
+// GiB, which is the client's (it shares the two cores with the servers). Then the hashes a resumable upload could
 // use: node's crypto against hash-wasm (whose state can be saved and loaded).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
@@ -26,7 +30,7 @@ import { createTestBucket } from '../test/helpers/s3.js'
 import { spacesEnv, JWT_SECRET } from '../test/helpers/server.js'
 import { cliArgs } from '../test/helpers/cli.js'
 import { procMemoryKb } from '../test/helpers/http.js'
-import { profileArgs } from './lib/bench.js'
+import { median, ownCpuMs, profileArgs } from './lib/bench.js'
 
 const MIB = 1024 * 1024
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' }, 'chunk-mib': { type: 'string', default: '0,8' }, profile: { type: 'string' } } })
@@ -133,11 +137,11 @@ interface Case {
   /** This case's speed over the direct upload's in the same round. */
   ratios: number[]
   cpuSeconds: number
+  /** This process's CPU over the case's runs: the client (tus-js-client or the SDK). */
+  clientCpuSeconds: number
   restKb: number
   tempPeak: number
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 /**
  * Runs every case once per round, in turn, so a burst of other work on the machine hits a round's
@@ -160,9 +164,11 @@ async function measure(cases: Case[]): Promise<void> {
       for (const c of cases) {
         const pid = c.server?.child.pid
         const cpuBefore = pid ? cpuSeconds(pid) : 0
+        const clientBefore = ownCpuMs()
         const started = process.hrtime.bigint()
         await c.once(run)
         c.speeds.push(mib / (Number(process.hrtime.bigint() - started) / 1e9))
+        c.clientCpuSeconds += (ownCpuMs() - clientBefore) / 1000
         if (pid) c.cpuSeconds += cpuSeconds(pid) - cpuBefore
       }
       for (const c of cases) c.ratios.push(c.speeds[run]! / cases[0]!.speeds[run]!)
@@ -182,11 +188,14 @@ const baseline = await start(['--import', resolve('node_modules/tsx/dist/loader.
 for (const [mode, chunk] of chunks.entries()) {
   // Each chunk size gets its own direct baseline, measured beside it.
   const newCase = (label: string, server: Child | undefined, once: Case['once']): Case =>
-    ({ label, server, once, speeds: [], ratios: [], cpuSeconds: 0, restKb: 0, tempPeak: 0 })
+    ({ label, server, once, speeds: [], ratios: [], cpuSeconds: 0, clientCpuSeconds: 0, restKb: 0, tempPeak: 0 })
+  const direct = (partSize: number, queueSize: number) => (run: number) =>
+    new Upload({ client: bucket.client, params: { Bucket: bucket.name, Key: `direct/${run}.bin`, Body: DATA }, partSize, queueSize, leavePartsOnError: false }).done().then(() => {})
   const cases = [
-    newCase('baseline: direct lib-storage Upload (8 MiB x 4)', undefined, (run) =>
-      new Upload({ client: bucket.client, params: { Bucket: bucket.name, Key: `direct/${run}.bin`, Body: DATA }, partSize: 8 * MIB, queueSize: 4, leavePartsOnError: false }).done().then(() => {}),
-    ),
+    newCase('baseline: direct lib-storage Upload (8 MiB x 4)', undefined, direct(8 * MIB, 4)),
+    ...(chunk === Infinity
+      ? []
+      : [newCase(`baseline: direct lib-storage Upload (${chunk / MIB} MiB x 1, one part in flight as with tus chunks)`, undefined, direct(Math.max(5 * MIB, chunk), 1))]),
     newCase('sidecar tus (/v1/uploads/tus)', sidecar, (run) =>
       tusUpload(`http://127.0.0.1:${sidecar.port}/v1/uploads/tus`, { authorization: `Bearer ${token}` }, `sidecar-${mode}-${run}.bin`, DATA, chunk),
     ),
@@ -198,15 +207,21 @@ for (const [mode, chunk] of chunks.entries()) {
 
   const load = loadavg()
   console.log(`\n${mib} MiB x ${runs} rounds (the cases take turns in each), tus chunks of ${chunk === Infinity ? 'the whole file (one PATCH)' : `${chunk / MIB} MiB`}; ${cpus().length} cores, load ${load.map((l) => l.toFixed(1)).join(' ')}`)
-  console.log('| case | MiB/s | vs direct (median) | vs direct by round | server CPU s/GiB | server peak - rest | temp disk peak |')
-  console.log('|---|---|---|---|---|---|---|')
+  console.log('| case | MiB/s | vs direct (median) | vs direct by round | client CPU s/GiB | server CPU s/GiB | server peak - rest | temp disk peak |')
+  console.log('|---|---|---|---|---|---|---|---|')
   for (const c of cases) {
     const pid = c.server?.child.pid
     const server = pid
       ? `${((c.cpuSeconds / (runs * mib)) * 1024).toFixed(1)} | ${((procMemoryKb(pid, 'VmHWM') - c.restKb) / 1024).toFixed(0)} MiB | ${(c.tempPeak / MIB).toFixed(0)} MiB`
       : ' | | '
     const rounds = c.ratios.map((r) => r.toFixed(2)).join(' ')
-    console.log(`| ${c.label} | ${median(c.speeds).toFixed(0)} | ${median(c.ratios).toFixed(2)}x | ${rounds} | ${server} |`)
+    const client = ((c.clientCpuSeconds / (runs * mib)) * 1024).toFixed(1)
+    console.log(`| ${c.label} | ${median(c.speeds).toFixed(0)} | ${median(c.ratios).toFixed(2)}x | ${rounds} | ${client} | ${server} |`)
+  }
+  const oneInFlight = chunk === Infinity ? undefined : cases[1]!
+  if (oneInFlight) {
+    const ratios = cases.slice(2).map((c) => `${c.label.replace(/ \(.*/, '')} ${median(c.speeds.map((speed, run) => speed / oneInFlight.speeds[run]!)).toFixed(2)}x`)
+    console.log(`Against the direct upload with one part in flight (median of rounds): ${ratios.join(', ')}`)
   }
 }
 
