@@ -1,6 +1,7 @@
 import type { Command } from './types.js'
 import { loadConfig } from '../config.js'
 import { serve } from '../main.js'
+import { tuneGarbageCollector } from '../gc-tuning.js'
 
 export const serveCommand: Command = {
   summary: 'run the sidecar',
@@ -12,6 +13,7 @@ export const serveCommand: Command = {
     'and, without JWT_SECRET, prints a development token and curl examples.',
   ].join('\n'),
   async run() {
+    tuneGarbageCollector()
     await serve(loadConfig(process.env, { dotenv: true }))
     return -1
   },
