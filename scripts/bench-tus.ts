@@ -9,13 +9,13 @@
 // - with chunked PATCHes, also a direct lib-storage Upload with one part in flight, parts the size
 //   of a chunk: a tus client sends a chunk and waits for its answer, so that is the most the
 //   protocol lets any server reach with such a client.
-// In each round the three take turns, so a burst of other work on the machine hits them alike; a
-// case's ratio is the median of its ratios to the direct upload of the same round.
+// In each round the cases take turns, so a burst of other work on the machine hits them alike; a
+// case's ratio is the median of its ratios to the direct upload (4 in flight) of the same round.
 // For each server: median MiB/s, its CPU seconds per GiB (utime + stime from /proc), its peak RSS
 // above its RSS at rest after a warm-up (VmHWM after clear_refs), and the peak bytes of temp files
-// (each server gets its own TMPDIR, sampled every 50 ms); for every case, this process's CPU per
-// GiB, which is the client's (it shares the two cores with the servers). Then the hashes a resumable upload could
-// use: node's crypto against hash-wasm (whose state can be saved and loaded).
+// (each server gets its own TMPDIR, sampled every 50 ms). For every case, this process's CPU per
+// GiB: the client's, which shares the two cores with the servers. Then the hashes a resumable
+// upload could use: node's crypto against hash-wasm (whose state can be saved and loaded).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
