@@ -110,9 +110,9 @@ export function choosePartSize(firstChunk: number, length: number): number {
  * tail (`tailBytes` long), then `fromBody` bytes of the request, into `buffer` (at least that
  * long) and returns the filled view.
  */
-async function readPart(buffer: Buffer, tail: AsyncIterable<Buffer>[], tailBytes: number, slicer: ByteSlicer, fromBody: number): Promise<Buffer> {
+async function readPart(buffer: Buffer, tail: AsyncIterable<Buffer> | undefined, tailBytes: number, slicer: ByteSlicer, fromBody: number): Promise<Buffer> {
   let filled = 0
-  for (const stream of tail) for await (const chunk of stream) filled += chunk.copy(buffer, filled)
+  if (tail) for await (const chunk of tail) filled += chunk.copy(buffer, filled)
   if (filled !== tailBytes) throw new Error(`a tail of ${tailBytes} bytes read ${filled}`)
   await slicer.copyInto(buffer, filled, fromBody)
   return buffer.subarray(0, tailBytes + fromBody)
@@ -122,11 +122,11 @@ async function readPart(buffer: Buffer, tail: AsyncIterable<Buffer>[], tailBytes
  * The waiting tail (if any), then the request's bytes, as one stream. Without a tail the body's
  * own stream goes as it is: wrapped, each chunk cost another async step (about 0.2 s per GiB).
  */
-function afterTail(tail: AsyncIterable<Buffer>[], body: Readable): Readable {
-  if (tail.length === 0) return body
+function afterTail(tail: AsyncIterable<Buffer> | undefined, body: Readable): Readable {
+  if (!tail) return body
   return Readable.from(
     (async function* () {
-      for (const stream of tail) yield* stream
+      yield* tail
       yield* body
     })(),
     { objectMode: false },
@@ -261,7 +261,7 @@ export class ResumableUploads {
       if (covered) this.keepHash(row.id, offset, covered)
     }
     // The tail starts where the parts end; reading it names it, so it is fixed before the loop moves on.
-    const tail = () => (progress.tail > 0 ? [this.readTail(tailKeyFor(row.id, sent - progress.tail), progress.tail)] : [])
+    const tail = () => (progress.tail > 0 ? this.readTail(tailKeyFor(row.id, sent - progress.tail), progress.tail) : undefined)
     const superseded = new Set<string>()
 
     // A client that sends a whole file (or many parts) in one PATCH gets its parts uploaded a few
