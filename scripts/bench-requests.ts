@@ -7,9 +7,9 @@
 // of the S3 peer, with HS256 bearer tokens and logs at info level; every file request is audited
 // into its SQLite ledger. A reference row has the S3 peer serve the small file itself, from a
 // direct signed URL: a proxied GET waits on that GET, so it can go no faster. autocannon drives
-// each route from this process over 127.0.0.1 keep-alive connections for a fixed time. Each round runs the bare route, then every
-// sidecar route, so a burst of load from other work on the machine hits both; the ratios are
-// medians of each round's route/bare ratio. Latency is each answer's time as autocannon measured
+// each route from this process over 127.0.0.1 keep-alive connections for a fixed time. Each round
+// runs the bare route, then every sidecar route, so a burst of load from other work on the
+// machine hits both; the ratios are medians of each round's route/bare ratio. Latency is each answer's time as autocannon measured
 // it; server CPU per request is the child's utime + stime over the run (/proc), which shared-CPU
 // noise disturbs less than req/s; peak RSS is the child's VmHWM, reset before each run. A
 // deadline stops it all.

@@ -18,7 +18,7 @@
 // upload could use: node's crypto against hash-wasm (whose state can be saved and loaded).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -30,7 +30,7 @@ import { createTestBucket } from '../test/helpers/s3.js'
 import { spacesEnv, JWT_SECRET } from '../test/helpers/server.js'
 import { cliArgs } from '../test/helpers/cli.js'
 import { procMemoryKb } from '../test/helpers/http.js'
-import { median, ownCpuMs, profileArgs } from './lib/bench.js'
+import { median, ownCpuMs, processCpuMs, profileArgs } from './lib/bench.js'
 
 const MIB = 1024 * 1024
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '3' }, 'chunk-mib': { type: 'string', default: '0,8' }, profile: { type: 'string' } } })
@@ -93,11 +93,6 @@ async function start(args: string[], env: NodeJS.ProcessEnv, listening: RegExp):
     child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)))
   })
   return { child, port, tmp }
-}
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 /** Bytes of the files under `dir`, leaving out tsx's cache of compiled sources (the servers run from source). */
@@ -163,13 +158,13 @@ async function measure(cases: Case[]): Promise<void> {
     for (let run = 0; run < runs; run++) {
       for (const c of cases) {
         const pid = c.server?.child.pid
-        const cpuBefore = pid ? cpuSeconds(pid) : 0
+        const cpuBefore = pid ? processCpuMs(pid) : 0
         const clientBefore = ownCpuMs()
         const started = process.hrtime.bigint()
         await c.once(run)
         c.speeds.push(mib / (Number(process.hrtime.bigint() - started) / 1e9))
         c.clientCpuSeconds += (ownCpuMs() - clientBefore) / 1000
-        if (pid) c.cpuSeconds += cpuSeconds(pid) - cpuBefore
+        if (pid) c.cpuSeconds += (processCpuMs(pid) - cpuBefore) / 1000
       }
       for (const c of cases) c.ratios.push(c.speeds[run]! / cases[0]!.speeds[run]!)
     }
@@ -191,11 +186,10 @@ for (const [mode, chunk] of chunks.entries()) {
     ({ label, server, once, speeds: [], ratios: [], cpuSeconds: 0, clientCpuSeconds: 0, restKb: 0, tempPeak: 0 })
   const direct = (partSize: number, queueSize: number) => (run: number) =>
     new Upload({ client: bucket.client, params: { Bucket: bucket.name, Key: `direct/${run}.bin`, Body: DATA }, partSize, queueSize, leavePartsOnError: false }).done().then(() => {})
-  const cases = [
-    newCase('baseline: direct lib-storage Upload (8 MiB x 4)', undefined, direct(8 * MIB, 4)),
-    ...(chunk === Infinity
-      ? []
-      : [newCase(`baseline: direct lib-storage Upload (${chunk / MIB} MiB x 1, one part in flight as with tus chunks)`, undefined, direct(Math.max(5 * MIB, chunk), 1))]),
+  const oneInFlight = chunk === Infinity
+    ? undefined
+    : newCase(`baseline: direct lib-storage Upload (${chunk / MIB} MiB x 1, one part in flight as with tus chunks)`, undefined, direct(Math.max(5 * MIB, chunk), 1))
+  const servers = [
     newCase('sidecar tus (/v1/uploads/tus)', sidecar, (run) =>
       tusUpload(`http://127.0.0.1:${sidecar.port}/v1/uploads/tus`, { authorization: `Bearer ${token}` }, `sidecar-${mode}-${run}.bin`, DATA, chunk),
     ),
@@ -203,6 +197,7 @@ for (const [mode, chunk] of chunks.entries()) {
       tusUpload(`http://127.0.0.1:${baseline.port}/files`, {}, `baseline-${mode}-${run}.bin`, DATA, chunk),
     ),
   ]
+  const cases = [newCase('baseline: direct lib-storage Upload (8 MiB x 4)', undefined, direct(8 * MIB, 4)), ...(oneInFlight ? [oneInFlight] : []), ...servers]
   await measure(cases)
 
   const load = loadavg()
@@ -218,9 +213,8 @@ for (const [mode, chunk] of chunks.entries()) {
     const client = ((c.clientCpuSeconds / (runs * mib)) * 1024).toFixed(1)
     console.log(`| ${c.label} | ${median(c.speeds).toFixed(0)} | ${median(c.ratios).toFixed(2)}x | ${rounds} | ${client} | ${server} |`)
   }
-  const oneInFlight = chunk === Infinity ? undefined : cases[1]!
   if (oneInFlight) {
-    const ratios = cases.slice(2).map((c) => `${c.label.replace(/ \(.*/, '')} ${median(c.speeds.map((speed, run) => speed / oneInFlight.speeds[run]!)).toFixed(2)}x`)
+    const ratios = servers.map((c) => `${c.label.replace(/ \(.*/, '')} ${median(c.speeds.map((speed, run) => speed / oneInFlight.speeds[run]!)).toFixed(2)}x`)
     console.log(`Against the direct upload with one part in flight (median of rounds): ${ratios.join(', ')}`)
   }
 }
