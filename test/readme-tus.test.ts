@@ -1,0 +1,76 @@
+// The README's tus-js-client example, run as written: the block is copied into a fresh app with
+// only its endpoint pointed at a test sidecar, and run by node in its own process. The network is
+// cut once mid-upload, so the example's own retryDelays and chunkSize do the resuming.
+import { test } from 'tap'
+import { spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { readmeTypeScript } from './helpers/readme.js'
+import { emptyApp, linkRepoModules } from './helpers/npm.js'
+import { listeningOnBucket } from './helpers/server.js'
+import { startRelay } from './helpers/relay.js'
+
+const MIB = 1024 * 1024
+/** The endpoint the README's example names: the sidecar's default listen address. */
+const README_ENDPOINT = 'http://127.0.0.1:8080/v1/uploads/tus'
+
+/** Runs `file` with node (through tsx, as TypeScript) in `cwd`; resolves with its exit code and output. */
+function runScript(cwd: string, file: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    child.once('error', reject)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+test("the README's tus-js-client example uploads a file as written, through a cut connection", async (t) => {
+  const block = readmeTypeScript().find((b) => b.includes("from 'tus-js-client'"))
+  if (!block) throw new Error('the README has no tus-js-client example')
+  t.ok(block.includes(`'${README_ENDPOINT}'`), 'the example names the sidecar on its default port')
+
+  const server = await listeningOnBucket(t, 'readme-tus')
+  const relay = await startRelay(Number(new URL(server.base).port))
+  t.teardown(() => relay.close())
+  const dir = emptyApp('readme-tus')
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  linkRepoModules(dir)
+  // Two full 8 MiB chunks and a tail: the example's chunkSize decides the PATCHes.
+  const video = randomBytes(19 * MIB + 321)
+  writeFileSync(join(dir, 'ambulance-cam.mp4'), video)
+  writeFileSync(join(dir, 'upload.ts'), block.replace(README_ENDPOINT, `${relay.url}/v1/uploads/tus`))
+
+  // One cut in the middle of the second chunk, as an LTE drop would make it.
+  let cut = false
+  const watch = setInterval(() => {
+    if (!cut && relay.bytesUp() > 12 * MIB) {
+      cut = true
+      relay.cut()
+    }
+  }, 5)
+  t.teardown(() => clearInterval(watch))
+  const token = server.token({ sub: 'medic-7', org: 'org-1', scope: 'epcr:*' })
+  const run = await runScript(dir, 'upload.ts', { PATH: process.env.PATH, TOKEN: token })
+  clearInterval(watch)
+
+  t.equal(run.code, 0, `the example exited cleanly${run.stderr ? `: ${run.stderr}` : ''}`)
+  t.ok(cut, 'the connection was cut mid-upload')
+  const url = /stored; the upload URL was (\S+)/.exec(run.stdout)?.[1]
+  t.ok(url, `the example reported success: ${run.stdout.trim()}`)
+  const row = await server.app.storage.ledger.getById(url!.split('/').pop()!)
+  t.equal(row?.state, 'live')
+  t.match(row?.key, /^org-1\/epcr\/video\/epcr-456\/\d{8}_ambulance-cam\.mp4$/, 'the key from its metadata and the token')
+  t.equal(row?.contentType, 'video/mp4')
+  t.equal(row?.size, video.length)
+  t.equal(row?.sha256, createHash('sha256').update(video).digest('hex'), 'the recorded sha256 is that of the whole file')
+  const events = (await server.app.storage.ledger.queryAudit({ key: row!.key }, { limit: 10 })).items
+  t.same(events.map((e) => `${e.action}:${e.result}:${e.actor}`), ['upload:ok:medic-7'], 'one audit event for the upload')
+})
