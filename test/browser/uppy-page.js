@@ -1,12 +1,12 @@
 // The browser side of the Uppy tests: real Uppy with @uppy/tus, and with @uppy/aws-s3 in
 // multipart mode, bundled by esbuild and run in Chromium. Plain JavaScript: it runs in the page,
-// not in Node, so it stays out of the Node type-check.
+// not in Node, so it stays out of the Node type-check. The README's Uppy test imports its helpers.
 import Uppy from '@uppy/core'
 import Tus from '@uppy/tus'
 import AwsS3 from '@uppy/aws-s3'
 
 /** The same deterministic bytes as test/helpers/http.ts patternStream(size, seed). */
-function patternBlob(size, seed, type) {
+export function patternBlob(size, seed, type) {
   const bytes = new Uint8Array(size)
   const view = new DataView(bytes.buffer)
   let state = seed
@@ -24,7 +24,8 @@ function patternBlob(size, seed, type) {
   return new Blob([bytes], { type })
 }
 
-async function run(uppy, file) {
+/** Uploads one file with `uppy`: what Uppy reports, and the retries and errors it went through. */
+export async function run(uppy, file) {
   const events = []
   uppy.on('upload-error', (_file, error) => events.push(`upload-error: ${error.message}`))
   uppy.on('upload-retry', () => events.push('upload-retry'))
