@@ -10,6 +10,11 @@ export interface Relay {
   bytesUp(): number
   /** Destroys every open connection, both sides. */
   cut(): number
+  /**
+   * Cuts every connection in the middle of the chunk that takes the bytes relayed up past `bytes`
+   * more than now: exact where polling bytesUp() could miss a short upload. Resolves at the cut.
+   */
+  cutAfter(bytes: number): Promise<void>
   /** New connections go to this port from now on (a restarted server). */
   retarget(port: number): void
   close(): Promise<void>
@@ -19,11 +24,24 @@ export async function startRelay(targetPort: number): Promise<Relay> {
   const open = new Set<Socket>()
   let up = 0
   let target = targetPort
+  let armed: { at: number; cutNow(): void } | undefined
+  const cut = (): number => {
+    const n = open.size
+    for (const socket of open) socket.destroy()
+    open.clear()
+    return n
+  }
   const server = createServer((client) => {
     const upstream = connect(target, '127.0.0.1')
     open.add(client)
     open.add(upstream)
-    client.on('data', (chunk) => (up += chunk.length))
+    client.on('data', (chunk: Buffer) => {
+      up += chunk.length
+      if (armed && up >= armed.at) {
+        armed.cutNow()
+        armed = undefined
+      }
+    })
     client.pipe(upstream).pipe(client)
     const drop = () => {
       client.destroy()
@@ -40,12 +58,17 @@ export async function startRelay(targetPort: number): Promise<Relay> {
     port,
     url: `http://127.0.0.1:${port}`,
     bytesUp: () => up,
-    cut() {
-      const n = open.size
-      for (const socket of open) socket.destroy()
-      open.clear()
-      return n
-    },
+    cut,
+    cutAfter: (bytes) =>
+      new Promise<void>((resolve) => {
+        armed = {
+          at: up + bytes,
+          cutNow: () => {
+            cut()
+            resolve()
+          },
+        }
+      }),
     retarget(port) {
       target = port
     },
