@@ -2,35 +2,17 @@
 // only its endpoint pointed at a test sidecar, and run by node in its own process. The network is
 // cut once mid-upload, so the example's own retryDelays and chunkSize do the resuming.
 import { test } from 'tap'
-import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { readmeTypeScript } from './helpers/readme.js'
-import { emptyApp, linkRepoModules } from './helpers/npm.js'
+import { emptyApp, linkRepoModules, sh } from './helpers/npm.js'
 import { listeningOnBucket } from './helpers/server.js'
 import { startRelay } from './helpers/relay.js'
 
 const MIB = 1024 * 1024
 /** The endpoint the README's example names: the sidecar's default listen address. */
 const README_ENDPOINT = 'http://127.0.0.1:8080/v1/uploads/tus'
-
-/** Runs `file` with node (through tsx, as TypeScript) in `cwd`; resolves with its exit code and output. */
-function runScript(cwd: string, file: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    child.once('error', reject)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
 
 test("the README's tus-js-client example uploads a file as written, through a cut connection", async (t) => {
   const block = readmeTypeScript().find((b) => b.includes("from 'tus-js-client'"))
@@ -52,9 +34,15 @@ test("the README's tus-js-client example uploads a file as written, through a cu
   let cut = false
   void relay.cutAfter(12 * MIB).then(() => (cut = true))
   const token = server.token({ sub: 'medic-7', org: 'org-1', scope: 'epcr:*' })
-  const run = await runScript(dir, 'upload.ts', { PATH: process.env.PATH, TOKEN: token })
+  let failure = ''
+  const run = await sh(process.execPath, ['--import', 'tsx', 'upload.ts'], { cwd: dir, env: { PATH: process.env.PATH, TOKEN: token }, timeout: 120_000 }).catch(
+    (err: Error) => {
+      failure = err.message
+      return { stdout: '', stderr: '' }
+    },
+  )
 
-  t.equal(run.code, 0, `the example exited cleanly${run.stderr ? `: ${run.stderr}` : ''}`)
+  t.equal(failure, '', 'the example exited cleanly')
   t.ok(cut, 'the connection was cut mid-upload')
   const offsetAsks = server.logs.filter((line) => line.includes('"method":"HEAD"') && line.includes('"route":"/v1/uploads/tus/:id"'))
   t.ok(offsetAsks.length >= 1, 'after the cut the client asked for the offset to resume from')
