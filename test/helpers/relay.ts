@@ -24,7 +24,7 @@ export async function startRelay(targetPort: number): Promise<Relay> {
   const open = new Set<Socket>()
   let up = 0
   let target = targetPort
-  let armed: { at: number; cutNow(): void } | undefined
+  let armed: { at: number; resolve(): void } | undefined
   const cut = (): number => {
     const n = open.size
     for (const socket of open) socket.destroy()
@@ -38,8 +38,10 @@ export async function startRelay(targetPort: number): Promise<Relay> {
     client.on('data', (chunk: Buffer) => {
       up += chunk.length
       if (armed && up >= armed.at) {
-        armed.cutNow()
+        const { resolve } = armed
         armed = undefined
+        cut()
+        resolve()
       }
     })
     client.pipe(upstream).pipe(client)
@@ -59,16 +61,7 @@ export async function startRelay(targetPort: number): Promise<Relay> {
     url: `http://127.0.0.1:${port}`,
     bytesUp: () => up,
     cut,
-    cutAfter: (bytes) =>
-      new Promise<void>((resolve) => {
-        armed = {
-          at: up + bytes,
-          cutNow: () => {
-            cut()
-            resolve()
-          },
-        }
-      }),
+    cutAfter: (bytes) => new Promise<void>((resolve) => (armed = { at: up + bytes, resolve })),
     retarget(port) {
       target = port
     },
